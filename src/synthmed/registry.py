@@ -74,7 +74,15 @@ class Registry:
         if name not in self._items:
             self._load_plugins()
             if name in self._lazy:
-                importlib.import_module(self._lazy[name])
+                try:
+                    importlib.import_module(self._lazy[name])
+                except ModuleNotFoundError as exc:
+                    if (exc.name or "").startswith("synthmed"):
+                        raise
+                    raise SynthmedError(f"{self.kind} {name!r} needs the package "
+                                        f"{exc.name!r}, which is not installed; install "
+                                        "synthmed with the extra that provides it (see "
+                                        "the README)") from None
         if name not in self._items:
             raise SynthmedError(f"unknown {self.kind} {name!r}; available: "
                                 f"{', '.join(self.names())}")

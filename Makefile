@@ -1,0 +1,33 @@
+# synthmed — two commands set everything up: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+SYNTHMED := $(VENV)/bin/synthmed
+DEMO_DIR ?= demo-output
+
+.PHONY: demo test bench venv clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+demo: venv
+	$(SYNTHMED) generate examples/specs/chest_xray.yaml -o $(DEMO_DIR) --overwrite
+	$(SYNTHMED) inspect $(DEMO_DIR)
+	@echo
+	@echo "Demo dataset:  $(abspath $(DEMO_DIR))"
+	@echo "Contact sheet: $(abspath $(DEMO_DIR))/contact_sheet.png"
+	@echo "Dataset card:  $(abspath $(DEMO_DIR))/dataset_card.md"
+
+test: venv
+	$(PY) -m pytest -n 2 --doctest-modules src tests
+
+bench: venv
+	$(PY) benchmarks/throughput.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .hypothesis

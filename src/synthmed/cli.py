@@ -1,0 +1,140 @@
+"""The ``synthmed`` command line.
+
+Every error a user can cause prints one line of explanation (no traceback) and exits 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import typing
+from pathlib import Path
+from typing import Annotated, Optional
+
+import click
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from synthmed.errors import SynthmedError
+
+app = typer.Typer(
+    name="synthmed", no_args_is_help=True, add_completion=False,
+    pretty_exceptions_enable=False, rich_markup_mode="rich",
+    help="Generate labelled synthetic medical imaging datasets, and inspect them.\n\n"
+         "Start with [bold]synthmed presets[/bold], then [bold]synthmed generate "
+         "examples/specs/chest_xray.yaml -o out/[/bold] and [bold]synthmed inspect out/[/bold].")
+err = Console(stderr=True)
+out = Console()
+
+
+@app.command()
+def generate(
+    spec: Annotated[Path, typer.Argument(help="YAML dataset spec (see examples/specs/).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output folder. Re-running "
+                                         "the same command resumes an interrupted run.")],
+    count: Annotated[Optional[int], typer.Option("-n", "--count", help="Number of samples "
+                                                 "(overrides the spec).")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Dataset seed (overrides "
+                                                "the spec).")] = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", "-w", help="Worker "
+                       "processes; the dataset is byte-identical for any number.")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace a dataset made "
+                                            "from a different spec in OUTPUT.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+):
+    """Generate a dataset from a spec: images, masks, labels, manifest and dataset card."""
+    from synthmed.run.local import generate as run
+
+    root = run(spec, output, count=count, seed=seed, workers=workers,
+               progress=not quiet, overwrite=overwrite)
+    out.print(f"dataset written to {root.resolve()}  (card: {root / 'dataset_card.md'})")
+
+
+@app.command()
+def presets(
+    name: Annotated[Optional[str], typer.Argument(help="Show one preset in detail.")] = None,
+):
+    """List presets and their parameters (name, type, default, allowed values, units)."""
+    from synthmed.registry import PRESETS
+    from synthmed.spec import allowed_values
+
+    for preset_name in [name] if name else PRESETS.names():
+        preset = PRESETS.get(preset_name)
+        table = Table(title=f"[bold]{preset.name}[/bold] — {preset.description}",
+                      title_justify="left", show_lines=False)
+        for col in ("parameter", "type", "default", "allowed", "description"):
+            table.add_column(col, overflow="fold")
+        for field, info in preset.params.model_fields.items():
+            table.add_row(field, _type_name(info.annotation), str(info.default),
+                          allowed_values(info), info.description or "")
+        out.print(table)
+
+
+@app.command()
+def inspect(
+    dataset: Annotated[Path, typer.Argument(help="A dataset folder made by generate.")],
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="PNG to write "
+                      "(default: DATASET/contact_sheet.png).")] = None,
+    n: Annotated[int, typer.Option("-n", help="Number of samples to show.", min=1,
+                                   max=400)] = 24,
+):
+    """Write a contact sheet PNG of the first samples with their label overlays."""
+    from synthmed.inspect import contact_sheet
+
+    path = contact_sheet(dataset, output or dataset / "contact_sheet.png", n=n)
+    out.print(f"contact sheet written to {Path(path).resolve()}")
+
+
+@app.command()
+def schema(
+    preset: Annotated[Optional[str], typer.Option("--preset", help="Include this preset's "
+                                                  "parameters under `params`.")] = None,
+):
+    """Print the JSON Schema of a dataset spec (for editors and validation)."""
+    from synthmed.spec import spec_json_schema
+
+    print(json.dumps(spec_json_schema(preset), indent=2))
+
+
+@app.command()
+def validate(spec: Annotated[Path, typer.Argument(help="YAML dataset spec.")]):
+    """Check a spec without generating anything."""
+    from synthmed.spec import load_spec, resolve
+
+    plan = resolve(load_spec(spec))
+    varied = [d.name for d in plan.draws if d.kind != "fixed"]
+    out.print(f"{spec}: valid — {plan.spec.count} × {plan.spec.preset}; varied per sample: "
+              f"{', '.join(varied) or 'nothing'}; formats: {', '.join(plan.spec.export)}")
+
+
+def _type_name(annotation) -> str:
+    if typing.get_origin(annotation) is typing.Literal:
+        return "choice"
+    return getattr(annotation, "__name__", str(annotation)).replace("typing.", "")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app; turn user errors into one message and exit code 2."""
+    try:
+        app(args=argv, prog_name="synthmed", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        err.print("interrupted")
+        sys.exit(2)
+    except SynthmedError as exc:
+        err.print("[red]error:[/red]", escape(str(exc)), highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except OSError as exc:
+        err.print("[red]error:[/red]", escape(f"{exc.strerror or exc}: {exc.filename or ''}"),
+                  highlight=False)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
