@@ -11,7 +11,6 @@ import typing
 from pathlib import Path
 from typing import Annotated, Optional
 
-import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -118,22 +117,25 @@ def _type_name(annotation) -> str:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app; turn user errors into one message and exit code 2."""
     try:
-        app(args=argv, prog_name="synthmed", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(2)
-    except (click.exceptions.Abort, KeyboardInterrupt):
+        code = app(args=argv, prog_name="synthmed", standalone_mode=False)
+    except typer.Exit as exc:
+        code = exc.exit_code
+    except typer.TyperException as exc:  # usage errors: unknown option, missing argument
+        show = getattr(exc, "show", None)
+        show() if show else err.print(f"Error: {exc.format_message()}", highlight=False)
+        code = 2
+    except (typer.Abort, KeyboardInterrupt):
         err.print("interrupted")
-        sys.exit(2)
+        code = 2
     except SynthmedError as exc:
         err.print("[red]error:[/red]", escape(str(exc)), highlight=False, soft_wrap=True)
-        sys.exit(2)
+        code = 2
     except OSError as exc:
         err.print("[red]error:[/red]", escape(f"{exc.strerror or exc}: {exc.filename or ''}"),
-                  highlight=False)
-        sys.exit(2)
+                  highlight=False, soft_wrap=True)
+        code = 2
+    if isinstance(code, int) and code:
+        sys.exit(code)
 
 
 if __name__ == "__main__":
