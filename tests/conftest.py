@@ -15,8 +15,8 @@ class ToyParams(BaseModel):
     image_size: tuple[int, int] = Field((16, 16), description="rows, cols")
     level: float = Field(0.5, ge=0, le=1, description="background grey level")
     radius_px: int = Field(3, ge=1, le=6, description="disc radius, pixels")
-    shape: Literal["disc", "square"] = "disc"
-    lesion: bool = False
+    shape: Literal["disc", "square"] = Field("disc", description="outline")
+    lesion: bool = Field(False, description="class flag")
 
 
 @register_preset("toy", params=ToyParams)

@@ -30,7 +30,7 @@ out = Console()
 
 @app.command()
 def generate(
-    spec: Annotated[Path, typer.Argument(help="YAML dataset spec (see examples/specs/).")],
+    spec: Annotated[Path, typer.Argument(metavar="SPEC", help="YAML dataset spec (see examples/specs/).")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Output folder. Re-running "
                                          "the same command resumes an interrupted run.")],
     count: Annotated[Optional[int], typer.Option("-n", "--count", help="Number of samples "
@@ -53,7 +53,7 @@ def generate(
 
 @app.command()
 def presets(
-    name: Annotated[Optional[str], typer.Argument(help="Show one preset in detail.")] = None,
+    name: Annotated[Optional[str], typer.Argument(metavar="NAME", help="Show one preset in detail.")] = None,
 ):
     """List presets and their parameters (name, type, default, allowed values, units)."""
     from synthmed.registry import PRESETS
@@ -73,7 +73,7 @@ def presets(
 
 @app.command()
 def inspect(
-    dataset: Annotated[Path, typer.Argument(help="A dataset folder made by generate.")],
+    dataset: Annotated[Path, typer.Argument(metavar="DATASET", help="A dataset folder made by generate.")],
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="PNG to write "
                       "(default: DATASET/contact_sheet.png).")] = None,
     n: Annotated[int, typer.Option("-n", help="Number of samples to show.", min=1,
@@ -98,7 +98,7 @@ def schema(
 
 
 @app.command()
-def validate(spec: Annotated[Path, typer.Argument(help="YAML dataset spec.")]):
+def validate(spec: Annotated[Path, typer.Argument(metavar="SPEC", help="YAML dataset spec.")]):
     """Check a spec without generating anything."""
     from synthmed.spec import load_spec, resolve
 

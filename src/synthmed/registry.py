@@ -44,7 +44,8 @@ class Exporter:
 
     ``write_sample(sample, root, sample_id) -> dict[str, str]`` returns a map of *role*
     (``"image/xray"``, ``"mask/lung_left"``, ``"coco_part"``, ...) to the path it wrote,
-    relative to ``root``. ``finalize(root, sample_ids) -> list[str]`` returns the
+    relative to ``root``. ``finalize(root, records) -> list[str]`` gets every sample's
+    label record (``labels/{id}.json`` as a dict, in index order) and returns the
     dataset-level paths it wrote. Every write must be atomic (``synthmed._io``).
     """
 

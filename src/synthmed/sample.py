@@ -198,14 +198,15 @@ class Sample:
             raise ValueError("a Sample needs at least one image")
         for name in self.images:
             self.units.setdefault(name, "1")
+        n = len(self.spacing_mm)
+        if n not in (2, 3) or self.image.ndim not in (n, n + 1):
+            raise ValueError(f"spacing_mm has {n} values for an image of shape "
+                             f"{self.image.shape}; give one per spatial axis (2 or 3)")
         shape = self.spatial_shape
         for name, img in self.images.items():
-            if spatial_shape(img) != shape:
-                raise ValueError(f"image {name!r} has spatial shape {spatial_shape(img)}, "
-                                 f"expected {shape} like the others")
-        if len(self.spacing_mm) != len(shape):
-            raise ValueError(f"spacing_mm has {len(self.spacing_mm)} values for "
-                             f"{len(shape)} spatial axes")
+            if img.shape[:n] != shape or img.ndim > n + 1:
+                raise ValueError(f"image {name!r} has shape {img.shape}; expected spatial "
+                                 f"shape {shape} (plus at most one channel axis)")
         for name, mask in self.labels.masks.items():
             if mask.shape != shape:
                 raise ValueError(f"mask {name!r} has shape {mask.shape}, image is {shape}")
@@ -219,12 +220,14 @@ class Sample:
 
     @property
     def spatial_shape(self) -> tuple[int, ...]:
-        return spatial_shape(self.image)
+        """Shape of the spatial axes (one per ``spacing_mm`` value; a channel axis excluded)."""
+        return tuple(self.image.shape[: len(self.spacing_mm)])
 
     def metadata(self) -> dict[str, Any]:
         """JSON-serialisable description of the sample, without pixel arrays."""
         return {
             "modality": self.modality,
+            "images": list(self.images),
             "spacing_mm": list(self.spacing_mm),
             "shape": list(self.spatial_shape),
             "units": dict(self.units),
@@ -270,13 +273,6 @@ class Sample:
             report=meta.get("report", ""),
             provenance=Provenance.from_dict(meta.get("provenance", {})),
         )
-
-
-def spatial_shape(image: np.ndarray) -> tuple[int, ...]:
-    """Spatial shape of an image: drops a trailing RGB(A) channel axis of 3 or 4 on 2D."""
-    if image.ndim == 3 and image.shape[-1] in (3, 4):
-        return tuple(image.shape[:2])
-    return tuple(image.shape)
 
 
 def assert_samples_equal(a: Sample, b: Sample, atol: float = 0.0) -> None:
