@@ -12,7 +12,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,learned]'
 	touch $@
 
 demo: venv
@@ -23,7 +23,10 @@ demo: venv
 	@echo "Contact sheet: $(abspath $(DEMO_DIR))/contact_sheet.png"
 	@echo "Dataset card:  $(abspath $(DEMO_DIR))/dataset_card.md"
 
+# Browser tests drive Debian's chromium with Playwright (never a downloaded browser).
 test: venv
+	@command -v chromium >/dev/null || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	$(PY) -m pytest -n 2 --doctest-modules src tests
 
 bench: venv

@@ -1,0 +1,882 @@
+"""Procedural thorax for projection radiography (2.5D material path-length maps).
+
+The body is described on the detector grid by how many centimetres of each material a ray
+crosses (soft tissue, adipose, bone, aerated lung, air/gas, metal), plus binary masks of the
+anatomy. Shapes are analytic (smooth borders, no pixel jaggies) and perturbed with smooth random
+fields, so every subject differs. Coordinates: ``x`` mm to the image right (= the patient's
+left on a PA film), ``y`` mm downwards, origin at the image centre.
+
+Functions first: :func:`thorax` builds the anatomy; :func:`add_consolidation`,
+:func:`add_nodule`, :func:`add_effusion`, :func:`add_pneumothorax`, :func:`add_ecg_leads`,
+:func:`add_central_line` and :func:`add_side_marker` change a phantom in place and return
+the finding mask.
+
+Example
+-------
+>>> import numpy as np
+>>> ph = thorax((128, 128), age_years=40, sex="M", rng=np.random.default_rng(0))
+>>> sorted(ph.path_lengths())[:3]
+['adipose', 'air', 'bone']
+>>> ph.masks["lung_left"].shape
+(128, 128)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import ndimage, signal
+
+__all__ = ["ThoraxPhantom", "thorax", "add_consolidation", "add_nodule", "add_effusion",
+           "add_pneumothorax", "add_ecg_leads", "add_central_line", "add_side_marker",
+           "LOBES"]
+
+LOBES = ("RUL", "RML", "RLL", "LUL", "lingula", "LLL")
+
+
+@dataclass
+class ThoraxPhantom:
+    """A thorax on the detector grid.
+
+    Attributes
+    ----------
+    spacing_mm : float
+        Pixel size in mm (square).
+    body, lung, vessels, gas, bone, fat : float32 ndarray
+        Path lengths in cm: whole-body thickness; aerated lung (part of ``body``); pulmonary
+        vessels (blood inside the lung); air/gas inside the body; bone; adipose tissue.
+    added : dict of str to ndarray
+        Path lengths in cm of materials outside/on the body (``"copper"``, ``"lead"``).
+    masks : dict of str to bool ndarray
+        ``lung_right``, ``lung_left`` (visible lung fields, heart and mediastinum excluded),
+        ``heart`` (cardiac silhouette), ``thorax`` (inside the inner rib margins).
+    landmarks : dict of str to (row, col)
+    attributes : dict of str to scalar
+        ``cardiothoracic_ratio``, ``thoracic_width_mm``, ``heart_width_mm``, ...
+    """
+
+    spacing_mm: float
+    body: np.ndarray
+    lung: np.ndarray
+    vessels: np.ndarray
+    gas: np.ndarray
+    bone: np.ndarray
+    fat: np.ndarray
+    added: dict[str, np.ndarray] = field(default_factory=dict)
+    masks: dict[str, np.ndarray] = field(default_factory=dict)
+    landmarks: dict[str, tuple[float, float]] = field(default_factory=dict)
+    attributes: dict[str, Any] = field(default_factory=dict)
+    geom: Any = None  # private geometry used by the add_* functions
+
+    def path_lengths(self) -> dict[str, np.ndarray]:
+        """Path length in cm per material (keys of ``synthmed.physics.xray.MATERIALS``)."""
+        vessels = np.minimum(self.vessels, self.lung)
+        lung = self.lung - vessels
+        soft = np.maximum(self.body - lung - self.gas - self.bone - self.fat, 0.0)
+        out = {"soft_tissue": soft, "adipose": self.fat, "bone": self.bone,
+               "lung": lung, "air": self.gas}
+        out.update(self.added)
+        return {k: v.astype(np.float32) for k, v in out.items()}
+
+
+# --------------------------------------------------------------------------- helpers
+def _circ(q):
+    """Circular edge profile: 0 at q<=0, rising steeply, 1 at q>=1 (a rounded border)."""
+    q = np.clip(q, 0.0, 1.0)
+    return np.sqrt(q * (2.0 - q))
+
+
+def _smoothstep(x):
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
+def _noise1d(n, sigma, rng):
+    """Smooth 1-D random function with unit standard deviation."""
+    z = ndimage.gaussian_filter1d(rng.standard_normal(n + 8 * int(sigma) + 8), max(sigma, 0.5))
+    z = z[4 * int(sigma) + 4: 4 * int(sigma) + 4 + n]
+    return z / (z.std() + 1e-12)
+
+
+def _noise2d(shape, sigma_px, rng):
+    """Smooth 2-D random field (unit std), generated on a coarse grid and upsampled."""
+    f = max(1, int(sigma_px / 3))
+    small = (shape[0] // f + 4, shape[1] // f + 4)
+    z = ndimage.gaussian_filter(rng.standard_normal(small), sigma_px / f, mode="wrap")
+    if f > 1:
+        z = ndimage.zoom(z, f, order=1)
+    z = z[f: f + shape[0], f: f + shape[1]]
+    return ((z - z.mean()) / (z.std() + 1e-12)).astype(np.float32)
+
+
+def _splat(shape, rows, cols, w):
+    """Bilinear splat of weights ``w`` at float pixel positions (pixel centre at +0.5)."""
+    h, wd = shape
+    r, c = rows - 0.5, cols - 0.5
+    r0, c0 = np.floor(r).astype(np.int64), np.floor(c).astype(np.int64)
+    fr, fc = r - r0, c - c0
+    out = np.zeros(h * wd)
+    for dr, dc, ww in ((0, 0, (1 - fr) * (1 - fc)), (0, 1, (1 - fr) * fc),
+                       (1, 0, fr * (1 - fc)), (1, 1, fr * fc)):
+        rr, cc = r0 + dr, c0 + dc
+        ok = (rr >= 0) & (rr < h) & (cc >= 0) & (cc < wd)
+        out += np.bincount(rr[ok] * wd + cc[ok], weights=(w * ww)[ok], minlength=h * wd)
+    return out.reshape(shape)
+
+
+def _disc(radius_px, sub=4):
+    """Anti-aliased disc indicator (area coverage per pixel)."""
+    n = int(np.ceil(radius_px)) + 1
+    g = (np.arange(-n * sub, (n + 1) * sub) + 0.5) / sub - 0.5
+    d = np.hypot(g[:, None], g[None, :]) <= radius_px
+    k = d.reshape(2 * n + 1, sub, 2 * n + 1, sub).mean((1, 3))
+    return k
+
+
+def _splat_segments(geom, x0, y0, x1, y1, w):
+    """Splat many straight segments (mm) with line weight ``w`` per px of length."""
+    c0, r0 = x0 / geom.px + geom.shape[1] / 2, y0 / geom.px + geom.shape[0] / 2
+    c1, r1 = x1 / geom.px + geom.shape[1] / 2, y1 / geom.px + geom.shape[0] / 2
+    seg = np.hypot(r1 - r0, c1 - c0)
+    n = np.maximum(1, np.ceil(seg / 0.5).astype(int))
+    i = np.repeat(np.arange(len(seg)), n)
+    start = np.cumsum(n) - n
+    t = (np.arange(i.size) - start[i] + 0.5) / n[i]
+    return _splat(geom.shape, r0[i] + t * (r1 - r0)[i], c0[i] + t * (c1 - c0)[i],
+                  (w * seg / n)[i])
+
+
+class _Lines:
+    """Collects polylines (mm) and renders them as projected tubes."""
+
+    def __init__(self, geom):
+        self.g = geom
+        self.rows, self.cols, self.w = [], [], []
+
+    def add(self, x_mm, y_mm, weight=1.0):
+        """Add a densely sampled curve; ``weight`` (scalar/array) multiplies the tube chord."""
+        g = self.g
+        c = np.asarray(x_mm, float) / g.px + g.shape[1] / 2
+        r = np.asarray(y_mm, float) / g.px + g.shape[0] / 2
+        seg = np.hypot(np.diff(r), np.diff(c))
+        n = np.maximum(1, np.ceil(seg / 0.5).astype(int))
+        t = np.concatenate([np.arange(k) / k for k in n])
+        i = np.repeat(np.arange(len(seg)), n)
+        ww = np.broadcast_to(np.asarray(weight, float), r.shape)
+        self.rows.append(r[i] + t * np.diff(r)[i])
+        self.cols.append(c[i] + t * np.diff(c)[i])
+        self.w.append((ww[i] + t * np.diff(ww)[i]) * seg[i] / n[i])
+
+    def render(self, radius_px, cortex_px=None, trabecular=0.35, blur_px=0.0):
+        """Chord length in px through tubes of ``radius_px`` (hollow if ``cortex_px``)."""
+        if not self.rows:
+            return np.zeros(self.g.shape, np.float32)
+        line = _splat(self.g.shape, np.concatenate(self.rows), np.concatenate(self.cols),
+                      np.concatenate(self.w))
+        k = _disc(radius_px)
+        if cortex_px:
+            inner = _disc(max(radius_px - cortex_px, 0.5))
+            pad = (k.shape[0] - inner.shape[0]) // 2
+            k = k - (1 - trabecular) * np.pad(inner, pad)
+        out = signal.oaconvolve(line, k, mode="same")
+        if blur_px > 0:
+            out = ndimage.gaussian_filter(out, blur_px)
+        return np.maximum(out, 0).astype(np.float32)
+
+
+@dataclass
+class _Geom:
+    shape: tuple[int, int]
+    px: float
+    X: np.ndarray
+    Y: np.ndarray
+    xm: float
+    wt: float
+    hl: float
+    y_apex: float
+    side: dict  # "right"/"left" -> dict of arrays/scalars
+    rng_seed: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+def _growth(age):
+    return float(np.interp(age, [1, 3, 6, 10, 14, 18], [0.47, 0.55, 0.64, 0.75, 0.9, 1.0]))
+
+
+# --------------------------------------------------------------------------- anatomy
+def thorax(shape: tuple[int, int], *, age_years: float = 40.0, sex: str = "M",
+           body_size: float = 1.0, view: str = "PA", inspiration: float = 0.8,
+           rotation_deg: float = 0.0, cardiothoracic_ratio: float = 0.45,
+           rng: np.random.Generator) -> ThoraxPhantom:
+    """Build a thorax phantom on a detector grid.
+
+    Parameters
+    ----------
+    shape : (int, int)
+        Detector grid ``(rows, cols)``.
+    age_years : float
+        Age in years (1–95): body size, rib obliquity, thymus, bone mineral, aortic unfolding.
+    sex : {"F", "M"}
+        Body size and breast shadows.
+    body_size : float
+        Relative habitus (1 = average): frame size and soft-tissue/fat thickness.
+    view : {"PA", "AP"}
+        AP: scapulae over the lungs, clavicles projected higher.
+    inspiration : float
+        0 (poor, ~8 posterior ribs above the right hemidiaphragm) to 1 (deep, ~10.5).
+    rotation_deg : float
+        Patient rotation about the vertical axis in degrees; anterior structures (heart,
+        clavicle heads) shift to the image right for positive values, the spine to the left.
+    cardiothoracic_ratio : float
+        Target heart width / inner thoracic width (the drawn heart is corrected to match).
+    rng : numpy.random.Generator
+        Random stream for all subject variation.
+
+    Returns
+    -------
+    ThoraxPhantom
+        The field of view is chosen for the subject (about 35–43 cm for adults,
+        collimated smaller for children); ``spacing_mm`` = field / max(rows, cols).
+    """
+    rows, cols = shape
+    adult = float(np.clip((age_years - 1) / 17, 0, 1))
+    g = _growth(age_years)
+    wt = (292.0 if sex == "M" else 268.0) * g * body_size ** 0.3 * (1 + 0.035 * rng.standard_normal())
+    fill = rng.uniform(0.70, 0.80)
+    fov = wt / fill
+    if age_years >= 16:
+        fov = float(np.clip(fov, 350.0, 430.0))
+    px = fov / max(rows, cols)
+    hl = wt * (0.74 + 0.2 * inspiration) * (0.86 + 0.14 * adult) * (1 + 0.03 * rng.standard_normal())
+    y_apex = -0.58 * hl + 0.015 * hl * rng.standard_normal() - 0.02 * fov
+    sin_r = np.sin(np.radians(rotation_deg))
+    dc = wt * (0.62 + 0.12 * (1 - adult))  # thoracic AP depth, mm
+    xm = 0.01 * wt * rng.standard_normal()
+    X = ((np.arange(cols) + 0.5 - cols / 2) * px)[None, :].astype(np.float32)
+    Y = ((np.arange(rows) + 0.5 - rows / 2) * px)[:, None].astype(np.float32)
+    yv = Y[:, 0]
+    geom = _Geom(shape, px, X, Y, xm, wt, hl, y_apex, {})
+    geom.extra.update(age=age_years, sex=sex, view=view, adult=adult, dc=dc, sin_r=sin_r, g=g,
+                      inspiration=inspiration)
+
+    # ---- lungs: per side analytic borders ------------------------------------------
+    whalf = wt / 2
+    y_hilum = y_apex + 0.40 * hl
+    y_knob = y_apex + 0.22 * hl
+    lung_cav = np.zeros(shape, np.float32)
+    d_lung = wt * (0.50 + 0.08 * (1 - adult)) / 10.0 * (0.9 + 0.2 * inspiration)  # cm
+    for name, s, dome_drop in (("right", -1, 0.0), ("left", 1, 0.055 * hl)):
+        u = s * (X - xm)
+        wh = whalf * (1 + 0.015 * rng.standard_normal())
+        tau = np.clip((yv - y_apex + 0.06 * hl) / (1.06 * hl), 0, 1)
+        u_lat = wh * np.sqrt(1 - (1 - tau) ** 3.2) + 0.006 * wt * _noise1d(rows, 12 / px * 3, rng)
+        u_lat = u_lat[:, None]
+        med_top = (0.085 if s < 0 else 0.07) * wt
+        m = med_top + 0.01 * wt * _noise1d(rows, 20 / px * 3, rng)
+        if s > 0:  # aortic knob bulges into the left lung
+            m = m + (0.05 + 0.02 * (age_years > 60)) * wt * np.exp(-0.5 * ((yv - y_knob) / (0.05 * hl)) ** 2)
+        m = m + (0.05 * wt - m) * _smoothstep((yv - y_hilum - 0.15 * hl) / (0.2 * hl))
+        u_med = m[:, None]
+        u_ap = 0.42 * wh
+        y_top = y_apex + (0.02 * hl if s > 0 else 0) + 0.95 * hl * ((u - u_ap) / wh) ** 2
+        # hemidiaphragm dome: peak at ~45 % of the hemithorax, drops to the CP angle
+        y_cp = y_apex + hl + dome_drop + 0.01 * hl * rng.standard_normal()
+        hd = (0.15 + 0.03 * rng.standard_normal()) * hl * (0.8 + 0.3 * inspiration)
+        y_pk = y_cp - hd
+        u_pk = (0.45 + 0.05 * rng.standard_normal()) * wh
+        lat = np.clip((u - u_pk) / (wh - u_pk), 0, None)
+        medq = np.clip((u_pk - u) / u_pk, 0, None)
+        y_dia = y_pk + hd * lat ** 1.6 + 0.5 * hd * medq ** 2
+        d_lat, d_med, d_top, d_dia = u_lat - u, u - u_med, Y - y_top, y_dia - Y
+        cav = (_circ(d_lat / (0.22 * wt)) * _circ(d_med / (0.2 * wt)) ** 1.5 *
+               _circ(d_top / (0.35 * hl)) * _circ(d_dia / (0.10 * hl)))
+        rec = np.where(Y > y_dia, np.exp(-np.clip(Y - y_dia, 0, None) / (0.04 * hl)), 0) * \
+            _circ(d_lat / (0.15 * wt)) * _circ(d_med / (0.15 * wt)) * 0.12
+        side_mask = u > 0
+        lung_cav += np.where(side_mask, d_lung * (cav + rec), 0).astype(np.float32)
+        inside = (d_lat > 0) & (d_med > 0) & (d_top > 0) & (d_dia > 0) & side_mask
+        geom.side[name] = dict(s=s, u=u, d_lat=d_lat, d_med=d_med, d_top=d_top, d_dia=d_dia,
+                               inside=inside, y_cp=y_cp, y_pk=y_pk, u_pk=u_pk, wh=wh,
+                               y_dia=y_dia, u_lat=u_lat, u_med=u_med)
+    sr, sl = geom.side["right"], geom.side["left"]
+    thorax_mask = np.zeros(shape, bool)
+    for sd in (sr, sl):
+        thorax_mask |= (sd["d_lat"] > 0) & (sd["d_top"] > 0) & (sd["d_dia"] > 0) & (sd["u"] > 0)
+    thorax_mask |= _fill_rows_between(thorax_mask)
+
+    # ---- heart and great vessels ----------------------------------------------------
+    x_heart_shift = 0.25 * dc * sin_r
+    ctr = cardiothoracic_ratio
+    thor_w_px = _max_row_width(thorax_mask)
+    heart, heart_t = _heart(geom, ctr * thor_w_px * px, x_heart_shift, rng)
+    hw = _max_row_width(heart)
+    if hw:  # one correction so the drawn heart hits the requested CTR
+        heart, heart_t = _heart(geom, ctr * thor_w_px * px * (ctr * thor_w_px / hw), x_heart_shift,
+                                rng, reuse=True)
+    lung_cav = np.maximum(lung_cav - heart_t, 0)
+    # aortic knob, descending aorta, SVC, thymus: soft tissue that displaces lung
+    r_ao = 0.05 * wt * (1.15 if age_years > 60 else 1.0)
+    knob_x = xm + 0.085 * wt + 0.6 * r_ao + x_heart_shift * 0.5
+    vess = 0.3 * _blob(X, Y, knob_x - 0.5 * r_ao, y_knob, r_ao, 1.2 * r_ao, 0.8 * r_ao / 5)
+    yy = np.linspace(y_knob, geom.side["left"]["y_pk"] + 0.05 * hl, 40)
+    desc = np.exp(-0.5 * ((X - (xm + 0.055 * wt + 0.01 * wt * np.sin((Y - y_knob) / (0.3 * hl)))) / (0.022 * wt)) ** 2)
+    vess = np.maximum(vess, 0.25 * wt / 10 * desc * ((Y > y_knob) & (Y < yy[-1])))
+    svc = np.exp(-0.5 * ((X - (xm - 0.075 * wt + x_heart_shift)) / (0.02 * wt)) ** 2) * \
+        _smoothstep((Y - (y_apex + 0.05 * hl)) / (0.1 * hl)) * (Y < y_hilum + 0.1 * hl)
+    vess = np.maximum(vess, 0.2 * wt / 10 * svc)
+    if age_years < 4:
+        vess = np.maximum(vess, _blob(X, Y, xm + 0.02 * wt, y_apex + 0.3 * hl, 0.15 * wt,
+                                      0.12 * hl, 0.35 * wt / 10))
+    lung_cav = np.maximum(lung_cav - vess, 0)
+    # parenchymal texture: subtle density variation of the lung
+    tex = 1 + 0.025 * _noise2d(shape, 8 / px, rng) + 0.012 * _noise2d(shape, 2 / px, rng)
+    lung = (lung_cav * tex).astype(np.float32)
+    vessels = _vessel_tree(geom, lung_cav, rng)
+    bp = _noise2d(shape, 1.2 / px, rng) - 0.6 * _noise2d(shape, 4 / px, rng)
+    fine = np.exp(-(bp / 0.3) ** 2) * np.clip(lung_cav / d_lung, 0, 1)
+    vessels += (0.12 * fine * g ** 0.5).astype(np.float32)
+
+    masks = {
+        "lung_right": sr["inside"] & ~heart,
+        "lung_left": sl["inside"] & ~heart,
+        "heart": heart,
+        "thorax": thorax_mask,
+    }
+    # ---- body soft tissue --------------------------------------------------------------
+    body, fat, breasts = _body(geom, body_size, rng)
+    gas = _airways(geom, rng) + _stomach_gas(geom, rng)
+    bone = _skeleton(geom, rng)
+    car = geom.extra["carina"]
+    thor_w = _max_row_width(thorax_mask)
+    heart_w = _max_row_width(heart)
+    attrs = {
+        "cardiothoracic_ratio": round(heart_w / max(thor_w, 1), 4),
+        "thoracic_width_mm": round(thor_w * px, 1),
+        "heart_width_mm": round(heart_w * px, 1),
+        "posterior_ribs_above_diaphragm": round(geom.extra["n_post"], 1),
+        "field_of_view_mm": round(fov, 1),
+    }
+    landmarks = {"carina": (car[1] / px + rows / 2, car[0] / px + cols / 2)}
+    ph = ThoraxPhantom(px, body + breasts, np.minimum(lung, body), vessels, gas, bone,
+                       fat, {}, masks, landmarks, attrs, geom)
+    return ph
+
+
+def _fill_rows_between(mask):
+    """Fill each row between its first and last True pixel (joins both hemithoraces)."""
+    cols = np.arange(mask.shape[1])
+    any_ = mask.any(1)
+    first = np.where(any_, np.argmax(mask, 1), 0)
+    last = np.where(any_, mask.shape[1] - 1 - np.argmax(mask[:, ::-1], 1), -1)
+    return (cols[None, :] >= first[:, None]) & (cols[None, :] <= last[:, None])
+
+
+def _max_row_width(mask):
+    if not mask.any():
+        return 0
+    any_ = mask.any(1)
+    first = np.argmax(mask, 1)
+    last = mask.shape[1] - 1 - np.argmax(mask[:, ::-1], 1)
+    return int((last - first + 1)[any_].max())
+
+
+def _blob(X, Y, cx, cy, rx, ry, depth_cm):
+    e = ((X - cx) / rx) ** 2 + ((Y - cy) / ry) ** 2
+    return (depth_cm * np.sqrt(np.clip(1 - e, 0, None))).astype(np.float32)
+
+
+def _heart(geom, width_mm, x_shift, rng, reuse=False):
+    """Cardiac silhouette (mask) and heart AP thickness (cm)."""
+    if not reuse:
+        geom.extra["heart_rand"] = rng.uniform(-1, 1, 6)
+    q = geom.extra["heart_rand"]
+    X, Y, wt, hl, xm = geom.X, geom.Y, geom.wt, geom.hl, geom.xm
+    w = width_mm
+    y_base = 0.5 * (geom.side["right"]["y_pk"] + geom.side["left"]["y_pk"]) + 0.01 * hl
+    x0 = xm + x_shift - (0.33 + 0.03 * q[0]) * w  # right heart border
+    # right atrium: gentle convexity right of the spine
+    rax, ray = 0.2 * w, (0.32 + 0.03 * q[3]) * w
+    e_ra = ((X - (x0 + rax)) / rax) ** 2 + ((Y - (y_base - 0.2 * w)) / ray) ** 2
+    # left ventricle: tilted ellipse, apex down and to the patient's left (image right)
+    th = np.radians(32 + 6 * q[1])
+    a, b = 0.52 * w, (0.36 + 0.02 * q[2]) * w
+    half_x = np.sqrt((a * np.cos(th)) ** 2 + (b * np.sin(th)) ** 2)
+    cx, cy = x0 + w - half_x, y_base - (0.16 + 0.03 * q[4]) * w
+    xr, yr = X - cx, Y - cy
+    e_lv = ((xr * np.cos(th) + yr * np.sin(th)) / a) ** 2 + ((-xr * np.sin(th) + yr * np.cos(th)) / b) ** 2
+    e = np.minimum(e_lv, e_ra)
+    mask = (e < 1) & (Y < y_base)
+    # vascular pedicle joins the heart to the mediastinum (soft tissue, not in the mask)
+    top = cy - 0.5 * w
+    ped = _smoothstep((X - (x0 + 0.08 * w)) / (0.08 * w)) * _smoothstep((x0 + 0.62 * w - X) / (0.1 * w))
+    ped = ped * _smoothstep((Y - (top - 0.25 * hl)) / (0.15 * hl)) * _smoothstep((cy - 0.25 * w - Y) / (0.1 * w))
+    depth = 0.5 * geom.wt / 10 * (w / (0.45 * wt)) ** 0.5
+    t = np.maximum(depth * np.clip(1 - e, 0, None) ** 0.4, 0.8 * depth * ped)
+    t = ndimage.gaussian_filter(t, 1.2 / geom.px)  # cardiac motion blurs the borders
+    return mask, t.astype(np.float32)
+
+
+def _vessel_tree(geom, lung_cav, rng):
+    """Pulmonary vessels branching from the hila, tapering to the periphery (cm of blood)."""
+    px, wt, hl, xm = geom.px, geom.wt, geom.hl, geom.xm
+    h, w = geom.shape
+    segs = []  # (x0, y0, x1, y1, r_mm, line weight)
+    for s, name in ((-1, "right"), (1, "left")):
+        hx = xm + s * (0.13 + 0.01 * rng.standard_normal()) * wt
+        hy = geom.y_apex + (0.45 if s < 0 else 0.41) * hl
+        geom.extra[f"hilum_{name}"] = (hx, hy)
+        r0 = 0.024 * wt
+        stack = []
+        for ang in np.radians(np.linspace(-105, 115, 11)) + 0.1 * rng.standard_normal(11):
+            # angle 0 = lateral, negative = upwards
+            dx, dy = s * np.cos(ang), np.sin(ang)
+            stack.append((hx, hy, dx, dy, r0 * rng.uniform(0.55, 0.8) * (1.15 if ang > 0 else 0.9)))
+        while stack:
+            x, y, dx, dy, r = stack.pop()
+            length = r * rng.uniform(7, 11)
+            pts = [(x, y)]
+            for _ in range(3):
+                a = 0.25 * rng.standard_normal()
+                dx, dy = dx * np.cos(a) - dy * np.sin(a), dx * np.sin(a) + dy * np.cos(a)
+                x, y = x + dx * length / 3, y + dy * length / 3
+                pts.append((x, y))
+            c, rr = int(x / px + w / 2), int(y / px + h / 2)
+            if not (0 <= rr < h and 0 <= c < w) or lung_cav[rr, c] < 0.5:
+                continue
+            tilt = 1 / max(np.cos(rng.uniform(0, 1.3)), 0.3)  # foreshortening of 3-D vessel
+            for (x0, y0), (x1, y1) in zip(pts[:-1], pts[1:]):
+                segs.append((x0, y0, x1, y1, r, tilt))
+            if r > 0.45 * geom.extra["g"] ** 0.5:
+                for k in (-1, 1):
+                    a = k * rng.uniform(0.25, 0.6)
+                    ndx, ndy = dx * np.cos(a) - dy * np.sin(a), dx * np.sin(a) + dy * np.cos(a)
+                    stack.append((x, y, ndx, ndy, r * rng.uniform(0.62, 0.82)))
+    out = np.zeros(geom.shape, np.float32)
+    if not segs:
+        return out
+    seg = np.array(segs)
+    r_mm = seg[:, 4]
+    edges = [0, 0.7, 1.4, 2.8, 100]
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        sel = seg[(r_mm >= lo) & (r_mm < hi)]
+        if not len(sel):
+            continue
+        line = _splat_segments(geom, sel[:, 0], sel[:, 1], sel[:, 2], sel[:, 3],
+                               np.pi * sel[:, 4] ** 2 * sel[:, 5] / px ** 2)
+        sigma = max(0.627 * np.sqrt(max(lo, 0.35) * min(hi, 6)) / px, 0.5)
+        out += ndimage.gaussian_filter(line, sigma).astype(np.float32) * px / 10
+    # hilar density (pulmonary arteries end-on, nodes)
+    for name in ("right", "left"):
+        hx, hy = geom.extra[f"hilum_{name}"]
+        out += _blob(geom.X, geom.Y, hx, hy, 0.05 * wt, 0.09 * hl, 0.02 * wt / 10)
+    return out
+
+
+def _body(geom, body_size, rng):
+    """Body thickness (cm), fat (cm) and breast tissue (cm)."""
+    X, Y, wt, hl, xm, y_apex = geom.X, geom.Y, geom.wt, geom.hl, geom.xm, geom.y_apex
+    yv = Y[:, 0]
+    adult, age = geom.extra["adult"], geom.extra["age"]
+    wall = wt * (0.07 + 0.05 * (body_size - 1)) * (1 + 0.1 * rng.standard_normal())
+    u_lat = 0.5 * (geom.side["right"]["u_lat"] + geom.side["left"]["u_lat"])[:, 0]
+    y_sh = y_apex + (0.02 - 0.04 * (geom.extra["view"] == "AP")) * hl
+    neck = 0.21 * wt * (1 + 0.05 * rng.standard_normal())
+    shoulder = 0.5 * wt + 0.16 * wt
+    half = np.maximum(u_lat, 0) + wall
+    top = neck + (shoulder - neck) * _smoothstep((yv - (y_sh - 0.12 * hl)) / (0.3 * hl)) ** 0.6
+    arm = _smoothstep((y_apex + 0.45 * hl - yv) / (0.25 * hl))
+    half = np.where(yv < y_sh + 0.18 * hl, np.minimum(top, np.maximum(half, shoulder * arm + half * (1 - arm))),
+                    np.maximum(half, shoulder * arm + half * (1 - arm)))
+    half = half * (1 + 0.01 * _noise1d(len(yv), 30, rng))
+    depth = wt * (0.78 + 0.1 * (body_size - 1)) / 10 * (1 + 0.05 * rng.standard_normal())
+    dz = depth * np.where(yv < y_sh - 0.05 * hl, 0.55, 1.0)
+    dz = ndimage.gaussian_filter1d(dz, 0.05 * hl / geom.px)
+    q = np.abs(X - xm) / half[:, None]
+    body = dz[:, None] * np.clip(1 - q ** 2.4, 0, None) ** (1 / 2.4)
+    body = ndimage.gaussian_filter(body, 1.0).astype(np.float32)
+    fat = (body * np.clip(0.12 + 0.35 * (body_size - 1) + 0.05 * (geom.extra["sex"] == "F"), 0.03, 0.5)).astype(np.float32)
+    breasts = np.zeros(geom.shape, np.float32)
+    if geom.extra["sex"] == "F" and age >= 13:
+        size = rng.uniform(0.7, 1.2) * body_size * min(1, (age - 12) / 5)
+        for s in (-1, 1):
+            cx = xm + s * (0.27 + 0.03 * rng.standard_normal()) * wt
+            cy = y_apex + (0.80 + 0.05 * rng.standard_normal()) * hl
+            rx, ry = 0.2 * wt * size ** 0.5, 0.16 * wt * size ** 0.5
+            e = ((X - cx) / rx) ** 2 + (np.where(Y < cy, (Y - cy) / (2.5 * ry), (Y - cy) / ry)) ** 2
+            prof = np.clip(1 - e, 0, None) ** 0.8  # upper half stretched: soft above
+            breasts += (0.07 * wt / 10 * size * ndimage.gaussian_filter(prof, 1.0)).astype(np.float32)
+        fat += 0.5 * breasts
+    return body, fat, breasts
+
+
+def _airways(geom, rng):
+    """Trachea and main bronchi: cm of air."""
+    wt, hl, xm, px = geom.wt, geom.hl, geom.xm, geom.px
+    y_car = geom.y_apex + (0.30 + 0.02 * rng.standard_normal()) * hl
+    x_car = xm + 0.005 * wt
+    geom.extra["carina"] = (x_car, y_car)
+    r = 0.03 * wt
+    ty = np.linspace(-geom.shape[0] * px / 2 - 5, y_car, 40)
+    tx = x_car - 0.012 * wt * np.exp(-0.5 * ((ty - (geom.y_apex + 0.22 * hl)) / (0.06 * hl)) ** 2)
+    lines = _Lines(geom)
+    lines.add(tx, ty, 1.0)
+    out = lines.render(r / px) * px / 10
+    br = _Lines(geom)
+    for s, ang, ln in ((-1, 30, 0.10), (1, 48, 0.15)):
+        t = np.linspace(0, 1, 20)
+        a = np.radians(ang)
+        br.add(x_car + s * np.sin(a) * ln * wt * t, y_car + np.cos(a) * ln * wt * t, 1.0)
+    out += br.render(0.65 * r / px) * px / 10
+    return out.astype(np.float32)
+
+
+def _stomach_gas(geom, rng):
+    sl = geom.side["left"]
+    wt, hl = geom.wt, geom.hl
+    cx = geom.xm + (0.45 + 0.06 * rng.standard_normal()) * sl["wh"]
+    cy = sl["y_pk"] + (0.07 + 0.02 * rng.standard_normal()) * hl
+    rx, ry = rng.uniform(0.07, 0.12) * wt, rng.uniform(0.04, 0.07) * hl
+    gas = _blob(geom.X, geom.Y, cx, cy, rx, ry, rng.uniform(3, 6) * geom.extra["g"])
+    level = cy + ry * rng.uniform(0.0, 0.5)  # air-fluid level (upright)
+    gas *= _smoothstep((level - geom.Y) / (0.5 * geom.px)) * (geom.Y > sl["y_dia"] + 2 * geom.px)
+    return gas.astype(np.float32)
+
+
+def _skeleton(geom, rng):
+    """Spine, ribs, clavicles, scapulae and humeral heads: cm of bone."""
+    X, Y, wt, hl, xm, px = geom.X, geom.Y, geom.wt, geom.hl, geom.xm, geom.px
+    age, adult, view, sin_r, dc = (geom.extra[k] for k in ("age", "adult", "view", "sin_r", "dc"))
+    mineral = (0.75 + 0.25 * adult) * (1 - 0.004 * max(age - 55, 0))
+    x_post = xm - 0.35 * dc * sin_r
+    x_ant = xm + 0.45 * dc * sin_r
+    # vertebral levels: posterior rib n at the midclavicular line meets the right dome
+    insp = geom.extra.get("inspiration", 0.8)
+    n_post = float(np.clip(8.0 + 2.5 * insp - 0.5 * (1 - adult) + 0.3 * rng.standard_normal(), 7.5, 11))
+    geom.extra["n_post"] = n_post
+    y_t1 = geom.y_apex + 0.015 * hl
+    sr = geom.side["right"]
+    drop = (1.6 + 1.9 * adult) * (1 + 0.08 * rng.standard_normal())
+    pitch = (sr["y_pk"] - y_t1) / (n_post - 1 + 0.55)
+    bone = np.zeros(geom.shape, np.float32)
+    # spine: vertebral bodies with cortex, endplates, pedicles, spinous processes
+    bone += _spine(geom, x_post, y_t1, pitch, mineral)
+    # ribs (posterior / anterior layers)
+    post, ant = _Lines(geom), _Lines(geom)
+    rib_r = 0.022 * wt
+    for s in (-1, 1):
+        sd = geom.side["right" if s < 0 else "left"]
+        for i in range(1, 13):
+            yh = y_t1 + (i - 1) * pitch * (1 + 0.015 * (i - 1)) + 0.05 * pitch * rng.standard_normal()
+            y_lat_guess = yh + 0.6 * pitch
+            row = int(np.clip(y_lat_guess / px + geom.shape[0] / 2, 0, geom.shape[0] - 1))
+            wi = max(float(sd["u_lat"][row, 0]), 0.25 * wt) + 0.6 * rib_r
+            u0 = 0.045 * wt
+            phi_end = {1: 0.88, 2: 0.84}.get(i, 0.78 if i <= 10 else 0.55) * np.pi
+            phi = np.linspace(0, phi_end, 80)
+            uu = np.where(phi < np.pi / 2, u0 + (wi - u0) * np.sin(phi), wi * np.sin(phi))
+            zz = -0.5 * dc * np.cos(phi)
+            rise = 0.55 * pitch * np.sin(2 * phi) * (phi < np.pi / 2)
+            yy = yh + drop * pitch * ((1 - np.cos(phi)) / 2) ** 1.5 - rise
+            if i == 1:
+                yy = yh + 0.6 * drop * pitch * ((1 - np.cos(phi)) / 2) ** 1.2 - 0.6 * rise
+            xx = xm + s * uu + zz * sin_r
+            d3 = np.sqrt(np.gradient(uu) ** 2 + np.gradient(yy) ** 2 + np.gradient(zz) ** 2)
+            d2 = np.sqrt(np.gradient(uu) ** 2 + np.gradient(yy) ** 2)
+            fs = np.clip(d3 / np.maximum(d2, 1e-6), 1, 2.5) * (0.9 + 0.2 * rng.random())
+            fs = fs * np.clip(phi / 0.3, 0.4, 1)  # rib neck thinner
+            pmask = phi <= np.pi / 2 + 0.05
+            post.add(xx[pmask], yy[pmask], fs[pmask])
+            amask = phi >= np.pi / 2 - 0.05
+            if amask.sum() > 2:
+                fade = np.clip((phi_end - phi[amask]) / 0.15, 0.2, 1)
+                ant.add(xx[amask], yy[amask], 0.7 * fs[amask] * fade)
+    cort = max(0.2 * rib_r / px, 0.6)
+    ratio = 0.55  # rib AP thickness / craniocaudal height
+    bone += post.render(rib_r / px, cort, 0.35, 0.3) * px / 10 * ratio * mineral
+    bone += ant.render(0.9 * rib_r / px, cort, 0.35, 0.8 if view == "PA" else 0.4) * px / 10 * ratio * mineral
+    # clavicles, scapular borders and humeri
+    cl = _Lines(geom)
+    y_clav = y_t1 + (2.6 - (1.2 if view == "AP" else 0.0)) * pitch + 0.2 * pitch * rng.standard_normal()
+    geom.extra["y_clavicle"] = y_clav
+    for s in (-1, 1):
+        t = np.linspace(0, 1, 60)
+        ulen = 0.5 * wt + 0.07 * wt
+        uu = 0.06 * wt + ulen * t
+        rise = (1.6 if view == "PA" else 0.6) * pitch + 0.25 * pitch * rng.standard_normal()
+        yy = y_clav - rise * t ** 1.3 + 0.12 * pitch * np.sin(2 * np.pi * t)
+        cl.add(x_ant + s * uu, yy, 1.0 + 0.4 * (1 - t) ** 2)
+        # scapula: lateral (axillary) border and spine
+        med = (0.92 if view == "PA" else 0.62) * 0.5 * wt
+        gx, gy = xm + s * (0.5 * wt + 0.03 * wt), y_clav + 0.4 * pitch
+        iy = y_t1 + (7.5 if view == "PA" else 6.8) * pitch
+        ix = xm + s * (med + 0.05 * wt)
+        t = np.linspace(0, 1, 40)
+        cl.add(gx + (ix - gx) * t, gy + (iy - gy) * t + 0.4 * pitch * np.sin(np.pi * t), 0.55)
+        cl.add(xm + s * (med + (0.5 * wt + 0.05 * wt - med) * t), y_clav + 0.9 * pitch - 0.8 * pitch * t, 0.5)
+        geom.extra[f"scapula_{s}"] = (gx, gy, ix, iy, xm + s * med, y_clav + 0.5 * pitch)
+    clav_r = 0.026 * wt
+    bone += cl.render(clav_r / px, max(0.22 * clav_r / px, 0.6), 0.3, 0.3) * px / 10 * 0.8 * mineral
+    # scapular blades (thin plates) and humeral heads (spherical shells)
+    for s in (-1, 1):
+        gx, gy, ix, iy, mx, my = geom.extra[f"scapula_{s}"]
+        plate = _triangle(X, Y, (gx, gy - 0.2 * pitch), (ix, iy), (mx, my - 0.8 * pitch), 2.0 * px)
+        bone += (0.35 * plate * mineral).astype(np.float32)
+        hx, hy = xm + s * (0.5 * wt + 0.1 * wt), y_clav + 1.0 * pitch
+        rh = 0.075 * wt
+        bone += (0.6 * (_blob(X, Y, hx, hy, rh, rh, 2 * rh / 10) - 0.6 * _blob(X, Y, hx, hy, 0.88 * rh, 0.88 * rh, 1.76 * rh / 10))).clip(0) * mineral
+    return bone
+
+
+def _triangle(X, Y, a, b, c, soft):
+    """Soft-edged filled triangle (values 0..1)."""
+    pts = [a, b, c]
+    area = (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
+    sign = 1.0 if area > 0 else -1.0
+    d = None
+    for (x0, y0), (x1, y1) in zip(pts, pts[1:] + pts[:1]):
+        nx, ny = -(y1 - y0) * sign, (x1 - x0) * sign  # inward normal
+        n = np.hypot(nx, ny)
+        dist = ((X - x0) * nx + (Y - y0) * ny) / n
+        d = dist if d is None else np.minimum(d, dist)
+    return _smoothstep(d / soft + 0.5)
+
+
+def _spine(geom, x_post, y_t1, pitch, mineral):
+    X, Y, wt, px = geom.X, geom.Y, geom.wt, geom.px
+    h = geom.shape[0]
+    yv = Y[:, 0]
+    k = (yv - y_t1) / pitch + 0.5
+    width = 0.11 * wt * (1 + 0.25 * np.clip(k / 12, -0.3, 1.5))[:, None]
+    dx = X - x_post
+    R = width / 2
+    body = 2 * np.sqrt(np.clip(R ** 2 - dx ** 2, 0, None)) - 0.75 * 2 * np.sqrt(np.clip((R - 1.2) ** 2 - dx ** 2, 0, None))
+    v = (k - np.floor(k))[:, None]
+    disc = 0.12
+    vb = _smoothstep((v - disc) / 0.04) * _smoothstep((1 - disc - v) / 0.04)
+    endplate = np.exp(-0.5 * ((v - disc - 0.02) / 0.02) ** 2) + np.exp(-0.5 * ((1 - disc - 0.02 - v) / 0.02) ** 2)
+    out = (body * (0.35 * vb + 0.65) + 0.08 * R * endplate * _circ((R - np.abs(dx)) / (0.3 * R))) * 0.3
+    # pedicles (oval rings) and spinous process
+    pv = (v - 0.4) / 0.22
+    for sgn in (-1, 1):
+        pu = (dx - sgn * 0.36 * width) / (0.09 * width)
+        rr = np.sqrt(pu ** 2 + pv ** 2)
+        out = out + 0.08 * R * np.exp(-0.5 * ((rr - 1) / 0.3) ** 2)
+    sv = (np.mod(k + 0.35, 1.0)[:, None] - 0.5) / 0.3
+    out = out + 0.06 * R * np.exp(-0.5 * ((dx / (0.07 * width)) ** 2 + sv ** 2))
+    out = out * (yv[:, None] > y_t1 - 6 * pitch) * (1 - 0.4 * _smoothstep((yv[:, None] - y_t1) / (10 * pitch)))
+    del h
+    return (out / 10 * mineral).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- findings
+def _lung_coords(ph, side):
+    """Normalised height t (0 apex .. 1 CP angle) and lateral v (0 medial .. 1 lateral)."""
+    g = ph.geom
+    sd = g.side[side]
+    t = (g.Y - g.y_apex) / (sd["y_cp"] - g.y_apex)
+    v = np.clip(sd["d_med"] / np.maximum(sd["d_med"] + sd["d_lat"], 1e-3), 0, 1)
+    return t, v
+
+
+def add_consolidation(ph: ThoraxPhantom, rng: np.random.Generator, lobe: str | None = None,
+                      pattern: str = "lobar") -> tuple[np.ndarray, str]:
+    """Fill part of a lobe with fluid (pneumonia); returns (mask, lobe).
+
+    ``lobar``: a confluent lobar opacity, sharp against a fissure where one bounds the lobe,
+    with air bronchograms; ``patchy``: several ill-defined opacities in one or two zones.
+    """
+    g = ph.geom
+    lobe = lobe or str(rng.choice(LOBES))
+    side = "right" if lobe.startswith("R") else "left"
+    t, v = _lung_coords(ph, side)
+    inside = ph.masks[f"lung_{side}"]  # the visible lung field (behind-heart part excluded)
+    sharp = lambda x, w=0.012: _smoothstep(x / w + 0.5)  # noqa: E731
+    soft = lambda x, w=0.12: _smoothstep(x / w + 0.5)  # noqa: E731
+    fiss = 0.45 + 0.03 * rng.standard_normal()
+    zones = {
+        "RUL": sharp(fiss - t) * soft(0.95 - v, 0.3),
+        "RML": sharp(t - fiss) * soft(0.55 - v, 0.25) * soft(0.85 - t),
+        "RLL": soft(t - 0.58, 0.15),
+        "LUL": soft(0.5 - t, 0.2),
+        "lingula": soft(t - 0.5) * soft(0.85 - t) * soft(0.55 - v, 0.25),
+        "LLL": soft(t - 0.6, 0.15),
+    }
+    zone = zones[lobe]
+    n = _noise2d(g.shape, 8 / g.px, rng)
+    if pattern == "patchy":
+        blobs = np.clip((_noise2d(g.shape, 9 / g.px, rng) + 0.5) / 2.5, 0, 1) ** 1.2
+        dens = ndimage.gaussian_filter(zone * blobs, 4 / g.px) * rng.uniform(0.45, 0.65)
+    else:
+        dens = zone * np.clip((n + 1.8) / 1.6, 0, 1) * rng.uniform(0.7, 0.85)
+    dens = dens * (ph.lung > 0.05)
+    # air bronchograms: keep some air along the larger vessels inside the opacity
+    bronch = np.clip(ndimage.gaussian_filter(ph.vessels, 0.6) * 4, 0, 0.25) if pattern == "lobar" else 0
+    ph.lung = ph.lung * (1 - dens * (1 - bronch))
+    ph.vessels = ph.vessels * (1 - dens)
+    mask = (dens > 0.3) & inside
+    if not mask.any():  # degenerate (tiny image): take the densest lung pixels
+        mask = inside & (dens >= np.percentile(dens[inside], 90))
+    return mask, lobe
+
+
+def _pick_in_lung(ph, rng, radius_mm):
+    inside = ph.masks["lung_left"] | ph.masks["lung_right"]
+    dist = ndimage.distance_transform_edt(inside) * ph.spacing_mm
+    ok = dist > radius_mm + 3
+    if not ok.any():
+        ok = dist >= dist.max() * 0.8
+    rr, cc = np.nonzero(ok)
+    i = rng.integers(len(rr))
+    return rr[i], cc[i]
+
+
+def add_nodule(ph: ThoraxPhantom, rng: np.random.Generator, diameter_mm: float = 15.0) -> np.ndarray:
+    """A soft-tissue nodule (lobulated mass above 30 mm) inside a lung field; returns its mask."""
+    g = ph.geom
+    r_mm = diameter_mm / 2
+    rr, cc = _pick_in_lung(ph, rng, r_mm)
+    cy, cx = (rr + 0.5 - g.shape[0] / 2) * g.px, (cc + 0.5 - g.shape[1] / 2) * g.px
+    ang = np.arctan2(g.Y - cy, g.X - cx)
+    lob = 0.0
+    if diameter_mm > 30:
+        for k in (3, 5, 7):
+            lob = lob + rng.uniform(0.02, 0.07) * np.cos(k * ang + rng.uniform(0, 2 * np.pi))
+    else:
+        lob = 0.03 * np.cos(2 * ang + rng.uniform(0, 2 * np.pi))
+    rad = r_mm * (1 + lob)
+    rho = np.hypot(g.X - cx, g.Y - cy)
+    chord = 2 * np.sqrt(np.clip(rad ** 2 - rho ** 2, 0, None)) / 10
+    chord = ndimage.gaussian_filter(chord, 0.6)
+    ph.lung = np.maximum(ph.lung - chord, 0)
+    ph.body = np.maximum(ph.body, ph.lung + 0.1)
+    # a nodule's chord exceeding the lung depth still adds tissue
+    ph.vessels = ph.vessels * (rho > rad)
+    return rho <= rad
+
+
+def add_effusion(ph: ThoraxPhantom, rng: np.random.Generator, side: str = "right",
+                 size: float | None = None) -> np.ndarray:
+    """Pleural fluid at a lung base: blunted costophrenic angle, meniscus; returns its mask."""
+    g = ph.geom
+    sd = g.side[side]
+    size = rng.uniform(0.12, 0.35) if size is None else size
+    wh = sd["wh"]
+    u = np.clip(sd["u"] / wh, 0, 1.2)
+    level = sd["y_cp"] - size * g.hl + 0.3 * g.hl * (1 - u ** 2) * (0.3 + size)
+    ramp = 0.12 * g.hl
+    f = _smoothstep((g.Y - level) / ramp + 0.2) ** 1.5
+    lateral = np.exp(-np.clip(sd["d_lat"], 0, None) / (0.02 * g.wt)) * _smoothstep((g.Y - level + 0.1 * g.hl) / ramp)
+    f = np.clip(f + 0.6 * lateral, 0, 1) * (sd["u"] > 0)
+    ph.lung = ph.lung * (1 - f)
+    ph.vessels = ph.vessels * (1 - f)
+    region = (sd["d_lat"] > 0) & (sd["d_med"] > -0.02 * g.wt) & (sd["u"] > 0) & (g.Y < sd["y_cp"] + 0.02 * g.hl)
+    mask = (f > 0.5) & region & ~ph.masks["heart"]
+    return mask
+
+
+def add_pneumothorax(ph: ThoraxPhantom, rng: np.random.Generator, side: str = "right",
+                     size: float | None = None) -> np.ndarray:
+    """Apical-lateral pneumothorax: pleural air, visceral pleural line; returns its mask."""
+    g = ph.geom
+    sd = g.side[side]
+    size = rng.uniform(0.06, 0.16) if size is None else size
+    t = np.clip((g.Y - g.y_apex) / g.hl, 0, 1)
+    gap = size * g.wt * (1 - t) ** 1.3 * (1 + 0.1 * _noise1d(g.shape[0], 20, rng))[:, None]
+    d_wall = np.minimum(sd["d_lat"], sd["d_top"] * 0.8)
+    edge = d_wall - gap  # <0: pleural space (air)
+    keep = _smoothstep(edge / (0.8 * g.px) + 0.5)
+    region = sd["inside"] | ((sd["d_lat"] > 0) & (sd["d_top"] > 0) & (sd["u"] > 0) & (sd["d_dia"] > 0))
+    air = np.where(region, 1 - keep, 0)
+    removed = ph.lung * air
+    ph.lung = ph.lung - removed
+    ph.gas = ph.gas + removed * 0.95
+    ph.vessels = ph.vessels * (1 - air)
+    line = np.exp(-0.5 * (edge / (0.35 * g.px + 0.15)) ** 2) * region * (gap > 1.0)
+    ph.vessels = ph.vessels + 0  # pleural line is tissue that replaces lung on the ray
+    ph.lung = np.maximum(ph.lung - 0.35 * line, 0)
+    return (air > 0.5) & sd["inside"]
+
+
+# --------------------------------------------------------------------------- devices
+def _to_mm(g, r, c):
+    return (c + 0.5 - g.shape[1] / 2) * g.px, (r + 0.5 - g.shape[0] / 2) * g.px
+
+
+def _wire(g, x, y, rng, n=60):
+    """Random smooth wire from (x, y) to beyond the image edge."""
+    ang = rng.uniform(0, 2 * np.pi)
+    step = 0.02 * g.wt
+    xs, ys = [x], [y]
+    for _ in range(n):
+        ang += 0.15 * rng.standard_normal()
+        x, y = x + step * np.cos(ang), y + step * np.sin(ang)
+        xs.append(x)
+        ys.append(y)
+    return np.array(xs), np.array(ys)
+
+
+def add_ecg_leads(ph: ThoraxPhantom, rng: np.random.Generator) -> None:
+    """ECG electrodes (metal snaps) and their lead wires."""
+    g = ph.geom
+    cu = np.zeros(g.shape, np.float32)
+    wires = _Lines(g)
+    spots = [(-0.42, 0.08), (0.42, 0.08), (0.35, 0.85), (-0.35, 0.9), (0.05, 0.7)]
+    for sx, sy in spots[: rng.integers(3, 6)]:
+        x = g.xm + sx * g.wt + 0.03 * g.wt * rng.standard_normal()
+        y = g.y_apex + sy * g.hl + 0.03 * g.hl * rng.standard_normal()
+        r = 0.02 * g.wt * g.extra["g"] ** 0.5 / g.extra["g"]
+        r = min(r, 6.0)
+        rho = np.hypot(g.X - x, g.Y - y)
+        cu += 0.08 * np.exp(-0.5 * ((rho - r) / (0.18 * r)) ** 2) + 0.12 * (rho < 0.35 * r)
+        wires.add(*_wire(g, x, y, rng), 1.0)
+    cu += wires.render(max(0.4 / g.px, 0.5)) * g.px / 10 * 0.15
+    ph.added["copper"] = ph.added.get("copper", 0) + cu
+
+
+def add_central_line(ph: ThoraxPhantom, rng: np.random.Generator) -> tuple[float, float]:
+    """Right-sided central venous catheter with its tip at the cavoatrial junction.
+
+    Returns the tip position (row, col).
+    """
+    g = ph.geom
+    x_c, y_c = g.extra["carina"]
+    y_cl = g.extra["y_clavicle"]
+    tip = (g.xm - 0.06 * g.wt, y_c + (0.12 + 0.03 * rng.standard_normal()) * g.hl)
+    ctrl = np.array([(g.xm - 0.42 * g.wt, y_cl - 0.03 * g.hl), (g.xm - 0.2 * g.wt, y_cl + 0.02 * g.hl),
+                     (g.xm - 0.08 * g.wt, y_cl + 0.05 * g.hl), (tip[0] - 0.005 * g.wt, (y_cl + tip[1]) / 2), tip])
+    t = np.linspace(0, 1, 120)
+    from scipy.interpolate import make_interp_spline
+    sp = make_interp_spline(np.linspace(0, 1, len(ctrl)), ctrl, k=3)
+    pts = sp(t)
+    lines = _Lines(g)
+    lines.add(pts[:, 0], pts[:, 1], 1.0)
+    cath = lines.render(max(1.0 / g.px, 0.7), max(0.3 / g.px, 0.3), 0.15)
+    ph.added["copper"] = ph.added.get("copper", 0) + cath * g.px / 10 * 0.05
+    return (tip[1] / g.px + g.shape[0] / 2, tip[0] / g.px + g.shape[1] / 2)
+
+
+def add_side_marker(ph: ThoraxPhantom, rng: np.random.Generator, letter: str | None = None) -> str:
+    """A lead "L" or "R" marker in an upper corner on the patient's side; returns the letter."""
+    g = ph.geom
+    letter = letter or ("L" if rng.random() < 0.75 else "R")
+    size = rng.uniform(10, 14)  # letter height, mm
+    x0 = (1 if letter == "L" else -1) * g.shape[1] * g.px * rng.uniform(0.3, 0.42) - size * 0.3
+    y0 = -g.shape[0] * g.px * rng.uniform(0.32, 0.44)
+    if letter == "L":
+        strokes = [[(0, 0), (0, 1)], [(0, 1), (0.6, 1)]]
+    else:
+        arc = [(0.05 + 0.3 * np.sin(a), 0.27 - 0.27 * np.cos(a)) for a in np.linspace(0, np.pi, 12)]
+        strokes = [[(0, 0), (0, 1)], [(0, 0), (0.05, 0)] + arc + [(0, 0.54)], [(0.1, 0.54), (0.5, 1)]]
+    half = 0.09 * size
+    d = np.full(g.shape, np.inf, np.float32)
+    for st in strokes:
+        for (ax, ay), (bx, by) in zip(st[:-1], st[1:]):
+            ax, ay, bx, by = x0 + ax * size, y0 + ay * size, x0 + bx * size, y0 + by * size
+            vx, vy = bx - ax, by - ay
+            tt = np.clip(((g.X - ax) * vx + (g.Y - ay) * vy) / max(vx * vx + vy * vy, 1e-9), 0, 1)
+            d = np.minimum(d, np.hypot(g.X - ax - tt * vx, g.Y - ay - tt * vy))
+    ink = np.clip((half - d) / g.px + 0.5, 0, 1)
+    ph.added["lead"] = ph.added.get("lead", 0) + (0.15 * ink).astype(np.float32)
+    return letter
