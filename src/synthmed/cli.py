@@ -87,6 +87,41 @@ def inspect(
 
 
 @app.command()
+def evaluate(
+    synthetic: Annotated[Path, typer.Option("--synthetic", "-s", help="Synthetic dataset "
+                         "(a synthmed output folder or a folder of images).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Report folder "
+                      "(report.html + metrics.json).")],
+    real: Annotated[Optional[Path], typer.Option("--real", "-r", help="Real images to compare "
+                    "with (folder, optional labels.csv).")] = None,
+    train: Annotated[Optional[Path], typer.Option("--train", help="Real images a learned "
+                     "generator was trained on (privacy); --real is then held out.")] = None,
+    features: Annotated[str, typer.Option("--features", help="radiomics | learned | "
+                        "torchscript:PATH")] = "radiomics",
+    size: Annotated[int, typer.Option("--size", min=32, max=1024, help="Images are resized "
+                    "to SIZE x SIZE pixels.")] = 128,
+    max_images: Annotated[Optional[int], typer.Option("--max-images", min=2, help="Use at "
+                          "most this many images per set.")] = None,
+    target: Annotated[Optional[str], typer.Option("--target", help="Utility class: "
+                      "SYNTH[=REAL[:POSITIVE,...]], e.g. pneumonia=finding:Pneumonia "
+                      "(needs synthmed[learned]).")] = None,
+    subgroup: Annotated[Optional[list[str]], typer.Option("--subgroup", help="Bias "
+                        "breakdown by NAME or SYNTH_NAME=REAL_NAME (repeatable).")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of every random choice.")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+):
+    """Measure a synthetic dataset (against real images): fidelity, realism, utility,
+    privacy, bias; writes report.html and metrics.json."""
+    from synthmed.evaluate.suite import evaluate as run
+
+    page = run(synthetic, output, real=real, train=train, features=features,
+               size=(size, size), max_images=max_images, target=target,
+               subgroups=tuple(subgroup or ()), seed=seed, progress=not quiet,
+               command=" ".join(["synthmed", *sys.argv[1:]]))
+    out.print(f"report written to {page.resolve()}")
+
+
+@app.command()
 def schema(
     preset: Annotated[Optional[str], typer.Option("--preset", help="Include this preset's "
                                                   "parameters under `params`.")] = None,

@@ -88,18 +88,27 @@ def _img(png: bytes, alt: str) -> str:
 
 
 def _table(d: dict[str, Any]) -> str:
-    rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(_fmt(v))}</td></tr>"
+    rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{_cell(v)}</td></tr>"
                    for k, v in d.items())
     return f"<table>{rows}</table>"
+
+
+def _cell(v: Any) -> str:
+    """HTML for one value: nested tables for dicts, 4 significant digits for floats."""
+    if isinstance(v, dict):
+        return _table(v) if v else "&ndash;"
+    if isinstance(v, list):
+        return html.escape(", ".join(_fmt(x) for x in v))
+    return html.escape(_fmt(v))
 
 
 def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.4g}"
     if isinstance(v, dict):
-        return ", ".join(f"{k}: {_fmt(x)}" for k, x in v.items())
+        return "{" + ", ".join(f"{k}: {_fmt(x)}" for k, x in v.items()) + "}"
     if isinstance(v, list):
-        return ", ".join(_fmt(x) for x in v)
+        return "[" + ", ".join(_fmt(x) for x in v) + "]"
     return str(v)
 
 
@@ -118,8 +127,7 @@ def render_html(metrics: dict[str, Any], images: dict[str, list[np.ndarray]]) ->
         if section in metrics:
             body = metrics[section]
             parts.append(f"<section id={section}><h2>{section.capitalize()}</h2>"
-                         + (_table(body) if isinstance(body, dict) else
-                            f"<p>{html.escape(_fmt(body))}</p>") + "</section>")
+                         + _cell(body) + "</section>")
     parts.append("<section id=figures><h2>Figures</h2>")
     for fid, data in metrics.get("figures", {}).items():
         if data["kind"] == "samples":
@@ -127,14 +135,13 @@ def render_html(metrics: dict[str, Any], images: dict[str, list[np.ndarray]]) ->
         else:
             png = figure_png(data)
         parts.append(f'<figure data-figure="{html.escape(fid)}">{_img(png, data.get("title", fid))}'
-                     f'<figcaption>{html.escape(data.get("title", fid))}'
-                     f'{(" — " + html.escape(data["caption"])) if data.get("caption") else ""}'
-                     "</figcaption></figure>")
+                     f'<figcaption>{html.escape(data.get("title", fid))} '
+                     f'<code>figures.{html.escape(fid)}</code></figcaption></figure>')
     parts.append("</section>")
     style = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;"
              "padding:0 1em;color:#222}table{border-collapse:collapse;margin:.5em 0}"
              "th,td{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}"
-             "th{background:#f4f4f4}figure{display:inline-block;margin:.5em;vertical-align:top}"
+             "th{background:#f4f4f4}td table{margin:0;font-size:.92em}figure{display:inline-block;margin:.5em;vertical-align:top}"
              "img{max-width:100%}#verdict{background:#f7f9fc;border-left:4px solid #4c72b0;"
              "padding:.2em 1em}.meta{color:#666;font-size:.9em}")
     return ("<!doctype html><html lang=en><head><meta charset=utf-8>"
