@@ -18,10 +18,12 @@ $(VENV)/.installed: pyproject.toml
 demo: venv
 	$(SYNTHMED) generate examples/specs/chest_xray.yaml -o $(DEMO_DIR) --overwrite
 	$(SYNTHMED) inspect $(DEMO_DIR)
+	$(SYNTHMED) evaluate --synthetic $(DEMO_DIR) -o $(DEMO_DIR)/report --quiet
 	@echo
 	@echo "Demo dataset:  $(abspath $(DEMO_DIR))"
 	@echo "Contact sheet: $(abspath $(DEMO_DIR))/contact_sheet.png"
 	@echo "Dataset card:  $(abspath $(DEMO_DIR))/dataset_card.md"
+	@echo "Report:        $(abspath $(DEMO_DIR))/report/report.html"
 
 # Browser tests drive Debian's chromium with Playwright (never a downloaded browser).
 test: venv

@@ -24,17 +24,28 @@ from synthmed.evaluate.utility import (  # noqa: E402
     tstr)
 
 SIZE = 32
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """These networks are tiny: one thread is as fast, and immune to OpenMP spin-waiting
+    when the CI machine's cores are shared (two threads ran 10x slower under contention)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
 FAST = TrainParams(epochs=8, batch_size=16, learning_rate=3e-3)
 
 
-def shapes(n, seed, p=0.5, shape="disc", finding=False) -> ImageSet:
+def shapes(n, seed, p=0.5, shape="disc", finding=False, radius=(4, 8)) -> ImageSet:
     """Noisy background; class 1 images get a bright disc (or square) at a random place."""
     rng = np.random.default_rng(seed)
     images = 0.3 + 0.08 * rng.standard_normal((n, SIZE, SIZE))
     lesion = rng.random(n) < p
     masks = np.zeros((n, SIZE, SIZE), bool)
     for i in np.flatnonzero(lesion):
-        r = int(rng.integers(4, 8))
+        r = int(rng.integers(*radius))
         centre = rng.integers(r + 1, SIZE - r - 1, size=2)
         if shape == "disc":
             rr, cc = disk(tuple(centre), r, shape=(SIZE, SIZE))
@@ -46,7 +57,8 @@ def shapes(n, seed, p=0.5, shape="disc", finding=False) -> ImageSet:
     if finding:  # a real-style column: strings, two of them positive
         attrs = {"finding": [("Disc" if i % 2 else "Large disc") if v else "Normal"
                              for i, v in enumerate(lesion)]}
-    return ImageSet(images, [f"{seed}-{i}" for i in range(n)], attrs, {"disc": masks}, f"seed {seed}")
+    ids = [f"{seed}-{i}" for i in range(n)]
+    return ImageSet(images, ids, attrs, {"disc": masks}, f"seed {seed}")
 
 
 # ------------------------------------------------------------------ metric helpers
@@ -186,7 +198,8 @@ def test_c2st_same_generator_is_near_chance():
 
 
 def test_c2st_separates_discs_from_squares():
-    discs, squares = shapes(60, 16, p=1.0), shapes(60, 17, p=1.0, shape="square")
+    big = dict(p=1.0, radius=(8, 12))  # the DenseNet stem downsamples 4x: corners must show
+    discs, squares = shapes(80, 16, **big), shapes(80, 17, shape="square", **big)
     result = classifier_two_sample_test(discs, squares, k=3, params=FAST, n_bootstrap=100,
                                         progress=False)
     assert result["auc"]["value"] > 0.9

@@ -99,6 +99,10 @@ def fit(model, loss_fn, x, y, *, epochs: int, batch_size: int, learning_rate: fl
         extra_parameters: list | None = None):
     """Train ``model`` with Adam on tensors ``x`` (n, 1, r, c) and ``y`` for ``epochs``.
 
+    The learning rate follows a one-cycle schedule (warm-up over the first 20 % of steps to
+    ``learning_rate``, cosine decay to ~0), so the final weights do not depend on where the
+    last epoch happened to stop.
+
     ``augment_spatial`` None: no augmentation; False: image-only augmentation; True: flips
     applied to ``y`` too (masks). ``extra_step(model, xb, yb, generator)`` may replace the
     default ``loss_fn(model(xb), yb)`` (self-supervised objectives), with
@@ -112,6 +116,9 @@ def fit(model, loss_fn, x, y, *, epochs: int, batch_size: int, learning_rate: fl
     optimiser = torch.optim.Adam([*model.parameters(), *(extra_parameters or [])],
                                  lr=learning_rate)
     n = x.shape[0]
+    steps = epochs * max(1, sum(1 for s in range(0, n, batch_size) if min(batch_size, n - s) > 1))
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, learning_rate, total_steps=steps,
+                                                   pct_start=0.2)
     with progress_bar(description, epochs, progress) as advance:
         for _ in range(epochs):
             order = torch.randperm(n, generator=generator)
@@ -130,6 +137,7 @@ def fit(model, loss_fn, x, y, *, epochs: int, batch_size: int, learning_rate: fl
                     loss = extra_step(model, xb, yb, generator)
                 loss.backward()
                 optimiser.step()
+                schedule.step()
             advance()
     return model.eval()
 
@@ -200,7 +208,8 @@ def ssl_step(heads):
 
     def step(embed, xb, _yb, generator):
         k = torch.randint(0, 4, (xb.shape[0],), generator=generator)
-        rotated = torch.stack([torch.rot90(img, int(r), dims=(-2, -1)) for img, r in zip(xb, k)])
+        rotated = torch.stack([torch.rot90(img, int(r), dims=(-2, -1))
+                               for img, r in zip(xb, k, strict=True)])
         z = embed(rotated)
         recon = heads["decoder"](z)
         return (F.mse_loss(recon, rotated) / rotated.var().clamp_min(1e-4)

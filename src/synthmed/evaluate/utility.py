@@ -79,7 +79,8 @@ class ClassTarget:
 
     >>> s = ImageSet(np.zeros((3, 4, 4), np.float32), ["a", "b", "c"],
     ...              {"finding": ["Normal", "Pneumonia", "COVID-19"]})
-    >>> ClassTarget("pneumonia", "finding", real_positive=("Pneumonia", "COVID-19")).labels(s, "real")
+    >>> target = ClassTarget("pneumonia", "finding", real_positive=("Pneumonia", "COVID-19"))
+    >>> target.labels(s, "real")
     array([0, 1, 1])
     """
 
@@ -126,7 +127,8 @@ class ClassTarget:
 class SegTarget:
     """A binary mask, named per side (``real`` defaults to ``synthetic``).
 
-    >>> s = ImageSet(np.zeros((1, 4, 4), np.float32), ["a"], masks={"lung": np.ones((1, 4, 4), bool)})
+    >>> lung = np.ones((1, 4, 4), bool)
+    >>> s = ImageSet(np.zeros((1, 4, 4), np.float32), ["a"], masks={"lung": lung})
     >>> SegTarget("lung").labels(s, "real").sum()
     np.int64(16)
     """
@@ -245,8 +247,8 @@ def accuracy(y_true, y_score, threshold: float = 0.5) -> float:
 def dice(mask_true, mask_pred) -> np.ndarray:
     """Per-image Dice 2|A∩B| / (|A| + |B|) of bool masks (n, rows, cols); 1 where both are empty.
 
-    >>> a = np.zeros((1, 4, 4), bool); a[0, :2] = True
-    >>> dice(a, np.ones((1, 4, 4), bool))
+    >>> a = np.zeros((1, 4, 4), bool); a[0, :2] = True  # rows 0-1
+    >>> dice(a, np.roll(a, 1, axis=1))                     # rows 1-2: 2 * 4 / (8 + 8)
     array([0.5])
     """
     t = np.asarray(mask_true, bool).reshape(len(mask_true), -1)
@@ -273,8 +275,8 @@ def bootstrap_ci(metric_fn: Callable, y_true, y_score=None, n: int = 1000,
     args = (y_true,) if y_score is None else (y_true, np.asarray(y_score))
     value = float(metric_fn(*args))
     m = len(y_true)
-    stats = np.array([metric_fn(*(a[idx] for a in args))
-                      for idx in rng.integers(0, m, size=(n, m))], np.float64) if m else np.array([])
+    draws = rng.integers(0, m, size=(n, m)) if m else np.zeros((0, 0), int)
+    stats = np.array([metric_fn(*(a[idx] for a in args)) for idx in draws], np.float64)
     stats = stats[np.isfinite(stats)]
     if not np.isfinite(value) or stats.size == 0:
         return Estimate(_num(value), None, None, level, int(stats.size))
@@ -369,7 +371,7 @@ def train_segmenter(images: np.ndarray, masks: np.ndarray, *, params: TrainParam
     """
     from synthmed.evaluate._torch import fit, require_torch, seeded, to_tensor
 
-    torch = require_torch()
+    require_torch()
     from monai.losses import DiceCELoss
     from monai.networks.nets import UNet
 
@@ -588,7 +590,8 @@ def classifier_two_sample_test(real, synth, *, model: str = "cnn",
     if m < k:
         raise SynthmedError(f"a two-sample test with {k} folds needs at least {k} images per "
                             f"set, got {len(a)} real and {len(b)} synthetic")
-    a, b = a[np.sort(rng.choice(len(a), m, replace=False))], b[np.sort(rng.choice(len(b), m, replace=False))]
+    a = a[np.sort(rng.choice(len(a), m, replace=False))]
+    b = b[np.sort(rng.choice(len(b), m, replace=False))]
     x, y = np.concatenate([a, b]), np.repeat([1, 0], m)
     feature_name = "images"
     if model == "logistic":

@@ -6,10 +6,10 @@ anatomy. Shapes are analytic (smooth borders, no pixel jaggies) and perturbed wi
 fields, so every subject differs. Coordinates: ``x`` mm to the image right (= the patient's
 left on a PA film), ``y`` mm downwards, origin at the image centre.
 
-Functions first: :func:`thorax` builds the anatomy; :func:`add_consolidation`,
-:func:`add_nodule`, :func:`add_effusion`, :func:`add_pneumothorax`, :func:`add_ecg_leads`,
-:func:`add_central_line` and :func:`add_side_marker` change a phantom in place and return
-the finding mask.
+:func:`thorax` builds the anatomy. Findings and devices (``add_consolidation``, ``add_nodule``,
+``add_effusion``, ``add_pneumothorax``, ``add_ecg_leads``, ``add_central_line``,
+``add_side_marker``) live in :mod:`synthmed.phantoms.thorax_findings` and are re-exported here;
+shared shape/noise helpers in :mod:`synthmed.phantoms._shapes`.
 
 Example
 -------
@@ -27,13 +27,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import ndimage, signal
+from scipy import ndimage
+
+from synthmed.phantoms._shapes import (_blob, _circ, _Lines, _noise1d, _noise2d,
+                                       _smoothstep, _splat_segments, _triangle)
 
 __all__ = ["ThoraxPhantom", "thorax", "add_consolidation", "add_nodule", "add_effusion",
            "add_pneumothorax", "add_ecg_leads", "add_central_line", "add_side_marker",
            "LOBES"]
-
-LOBES = ("RUL", "RML", "RLL", "LUL", "lingula", "LLL")
 
 
 @dataclass
@@ -82,110 +83,6 @@ class ThoraxPhantom:
 
 
 # --------------------------------------------------------------------------- helpers
-def _circ(q):
-    """Circular edge profile: 0 at q<=0, rising steeply, 1 at q>=1 (a rounded border)."""
-    q = np.clip(q, 0.0, 1.0)
-    return np.sqrt(q * (2.0 - q))
-
-
-def _smoothstep(x):
-    x = np.clip(x, 0.0, 1.0)
-    return x * x * (3.0 - 2.0 * x)
-
-
-def _noise1d(n, sigma, rng):
-    """Smooth 1-D random function with unit standard deviation."""
-    z = ndimage.gaussian_filter1d(rng.standard_normal(n + 8 * int(sigma) + 8), max(sigma, 0.5))
-    z = z[4 * int(sigma) + 4: 4 * int(sigma) + 4 + n]
-    return z / (z.std() + 1e-12)
-
-
-def _noise2d(shape, sigma_px, rng):
-    """Smooth 2-D random field (unit std), generated on a coarse grid and upsampled."""
-    f = max(1, int(sigma_px / 3))
-    small = (shape[0] // f + 4, shape[1] // f + 4)
-    z = ndimage.gaussian_filter(rng.standard_normal(small), sigma_px / f, mode="wrap")
-    if f > 1:
-        z = ndimage.zoom(z, f, order=1)
-    z = z[f: f + shape[0], f: f + shape[1]]
-    return ((z - z.mean()) / (z.std() + 1e-12)).astype(np.float32)
-
-
-def _splat(shape, rows, cols, w):
-    """Bilinear splat of weights ``w`` at float pixel positions (pixel centre at +0.5)."""
-    h, wd = shape
-    r, c = rows - 0.5, cols - 0.5
-    r0, c0 = np.floor(r).astype(np.int64), np.floor(c).astype(np.int64)
-    fr, fc = r - r0, c - c0
-    out = np.zeros(h * wd)
-    for dr, dc, ww in ((0, 0, (1 - fr) * (1 - fc)), (0, 1, (1 - fr) * fc),
-                       (1, 0, fr * (1 - fc)), (1, 1, fr * fc)):
-        rr, cc = r0 + dr, c0 + dc
-        ok = (rr >= 0) & (rr < h) & (cc >= 0) & (cc < wd)
-        out += np.bincount(rr[ok] * wd + cc[ok], weights=(w * ww)[ok], minlength=h * wd)
-    return out.reshape(shape)
-
-
-def _disc(radius_px, sub=4):
-    """Anti-aliased disc indicator (area coverage per pixel)."""
-    n = int(np.ceil(radius_px)) + 1
-    g = (np.arange(-n * sub, (n + 1) * sub) + 0.5) / sub - 0.5
-    d = np.hypot(g[:, None], g[None, :]) <= radius_px
-    k = d.reshape(2 * n + 1, sub, 2 * n + 1, sub).mean((1, 3))
-    return k
-
-
-def _splat_segments(geom, x0, y0, x1, y1, w):
-    """Splat many straight segments (mm) with line weight ``w`` per px of length."""
-    c0, r0 = x0 / geom.px + geom.shape[1] / 2, y0 / geom.px + geom.shape[0] / 2
-    c1, r1 = x1 / geom.px + geom.shape[1] / 2, y1 / geom.px + geom.shape[0] / 2
-    seg = np.hypot(r1 - r0, c1 - c0)
-    n = np.maximum(1, np.ceil(seg / 0.5).astype(int))
-    i = np.repeat(np.arange(len(seg)), n)
-    start = np.cumsum(n) - n
-    t = (np.arange(i.size) - start[i] + 0.5) / n[i]
-    return _splat(geom.shape, r0[i] + t * (r1 - r0)[i], c0[i] + t * (c1 - c0)[i],
-                  (w * seg / n)[i])
-
-
-class _Lines:
-    """Collects polylines (mm) and renders them as projected tubes."""
-
-    def __init__(self, geom):
-        self.g = geom
-        self.rows, self.cols, self.w = [], [], []
-
-    def add(self, x_mm, y_mm, weight=1.0):
-        """Add a densely sampled curve; ``weight`` (scalar/array) multiplies the tube chord."""
-        g = self.g
-        c = np.asarray(x_mm, float) / g.px + g.shape[1] / 2
-        r = np.asarray(y_mm, float) / g.px + g.shape[0] / 2
-        seg = np.hypot(np.diff(r), np.diff(c))
-        n = np.maximum(1, np.ceil(seg / 0.5).astype(int))
-        t = np.concatenate([np.arange(k) / k for k in n])
-        i = np.repeat(np.arange(len(seg)), n)
-        ww = np.broadcast_to(np.asarray(weight, float), r.shape)
-        self.rows.append(r[i] + t * np.diff(r)[i])
-        self.cols.append(c[i] + t * np.diff(c)[i])
-        self.w.append((ww[i] + t * np.diff(ww)[i]) * seg[i] / n[i])
-
-    def render(self, radius_px, cortex_px=None, trabecular=0.35, blur_px=0.0):
-        """Chord length in px through tubes of ``radius_px`` (hollow if ``cortex_px``)."""
-        if not self.rows:
-            return np.zeros(self.g.shape, np.float32)
-        line = _splat(self.g.shape, np.concatenate(self.rows), np.concatenate(self.cols),
-                      np.concatenate(self.w))
-        k = _disc(radius_px)
-        if cortex_px:
-            inner = _disc(max(radius_px - cortex_px, 0.5))
-            pad = (k.shape[0] - inner.shape[0]) // 2
-            k = k - (1 - trabecular) * np.pad(inner, pad)
-        out = signal.oaconvolve(line, k, mode="same")
-        if blur_px > 0:
-            out = ndimage.gaussian_filter(out, blur_px)
-        return np.maximum(out, 0).astype(np.float32)
-
-
 @dataclass
 class _Geom:
     shape: tuple[int, int]
@@ -237,23 +134,24 @@ def thorax(shape: tuple[int, int], *, age_years: float = 40.0, sex: str = "M",
     Returns
     -------
     ThoraxPhantom
-        The field of view is chosen for the subject (about 35–43 cm for adults,
+        The field of view is chosen for the subject (about 33–45 cm for adults,
         collimated smaller for children); ``spacing_mm`` = field / max(rows, cols).
     """
     rows, cols = shape
     adult = float(np.clip((age_years - 1) / 17, 0, 1))
     g = _growth(age_years)
     wt = (292.0 if sex == "M" else 268.0) * g * body_size ** 0.3 * (1 + 0.035 * rng.standard_normal())
-    fill = rng.uniform(0.70, 0.80)
+    fill = rng.uniform(0.64, 0.88)  # collimation / field size varies between acquisitions
     fov = wt / fill
     if age_years >= 16:
-        fov = float(np.clip(fov, 350.0, 430.0))
+        fov = float(np.clip(fov, 330.0, 450.0))
     px = fov / max(rows, cols)
     hl = wt * (0.74 + 0.2 * inspiration) * (0.86 + 0.14 * adult) * (1 + 0.03 * rng.standard_normal())
-    y_apex = -0.58 * hl + 0.015 * hl * rng.standard_normal() - 0.02 * fov
+    y_apex = -0.58 * hl + 0.015 * hl * rng.standard_normal() - 0.02 * fov + \
+        rng.uniform(-0.05, 0.03) * fov  # patient centering in the field
     sin_r = np.sin(np.radians(rotation_deg))
     dc = wt * (0.62 + 0.12 * (1 - adult))  # thoracic AP depth, mm
-    xm = 0.01 * wt * rng.standard_normal()
+    xm = float(np.clip(0.035 * wt * rng.standard_normal(), -0.08 * wt, 0.08 * wt))
     X = ((np.arange(cols) + 0.5 - cols / 2) * px)[None, :].astype(np.float32)
     Y = ((np.arange(rows) + 0.5 - rows / 2) * px)[:, None].astype(np.float32)
     yv = Y[:, 0]
@@ -273,7 +171,7 @@ def thorax(shape: tuple[int, int], *, age_years: float = 40.0, sex: str = "M",
         tau = np.clip((yv - y_apex + 0.06 * hl) / (1.06 * hl), 0, 1)
         u_lat = wh * np.sqrt(1 - (1 - tau) ** 3.2) + 0.006 * wt * _noise1d(rows, 12 / px * 3, rng)
         u_lat = u_lat[:, None]
-        med_top = (0.085 if s < 0 else 0.07) * wt
+        med_top = (0.072 if s < 0 else 0.06) * wt
         m = med_top + 0.01 * wt * _noise1d(rows, 20 / px * 3, rng)
         if s > 0:  # aortic knob bulges into the left lung
             m = m + (0.05 + 0.02 * (age_years > 60)) * wt * np.exp(-0.5 * ((yv - y_knob) / (0.05 * hl)) ** 2)
@@ -315,17 +213,27 @@ def thorax(shape: tuple[int, int], *, age_years: float = 40.0, sex: str = "M",
     if hw:  # one correction so the drawn heart hits the requested CTR
         heart, heart_t = _heart(geom, ctr * thor_w_px * px * (ctr * thor_w_px / hw), x_heart_shift,
                                 rng, reuse=True)
-    lung_cav = np.maximum(lung_cav - heart_t, 0)
+    # lung in front of and behind the mediastinum and heart (retrosternal, retrotracheal,
+    # retrocardiac): the mediastinum is not solid soft tissue on a frontal projection
+    behind = ndimage.gaussian_filter(thorax_mask.astype(np.float32), 8 / px)
+    lung_cav = np.maximum(lung_cav, d_lung * rng.uniform(0.3, 0.42) * behind)
+    lung_cav = np.maximum(lung_cav - heart_t, 0) + d_lung * 0.18 * behind * (heart_t > 0) * \
+        np.clip(heart_t / (heart_t.max() + 1e-6) * 3, 0, 1)
     # aortic knob, descending aorta, SVC, thymus: soft tissue that displaces lung
     r_ao = 0.05 * wt * (1.15 if age_years > 60 else 1.0)
     knob_x = xm + 0.085 * wt + 0.6 * r_ao + x_heart_shift * 0.5
     vess = 0.3 * _blob(X, Y, knob_x - 0.5 * r_ao, y_knob, r_ao, 1.2 * r_ao, 0.8 * r_ao / 5)
     yy = np.linspace(y_knob, geom.side["left"]["y_pk"] + 0.05 * hl, 40)
-    desc = np.exp(-0.5 * ((X - (xm + 0.055 * wt + 0.01 * wt * np.sin((Y - y_knob) / (0.3 * hl)))) / (0.022 * wt)) ** 2)
-    vess = np.maximum(vess, 0.25 * wt / 10 * desc * ((Y > y_knob) & (Y < yy[-1])))
+    # descending aorta: a ~2.5 cm tube left of the spine, its left wall a line against lung
+    r_da = 0.042 * wt * (1.1 if age_years > 60 else 1.0)
+    dx_da = X - (xm + 0.06 * wt + 0.012 * wt * np.sin((Y - y_knob) / (0.3 * hl)))
+    desc = 2 * np.sqrt(np.clip(r_da ** 2 - dx_da ** 2, 0, None)) / 10
+    desc = desc * _smoothstep((Y - y_knob) / (0.05 * hl)) * _smoothstep((yy[-1] - Y) / (0.08 * hl))
+    vess = np.maximum(vess, 0.8 * ndimage.gaussian_filter(desc, 2.5 / px))
     svc = np.exp(-0.5 * ((X - (xm - 0.075 * wt + x_heart_shift)) / (0.02 * wt)) ** 2) * \
-        _smoothstep((Y - (y_apex + 0.05 * hl)) / (0.1 * hl)) * (Y < y_hilum + 0.1 * hl)
-    vess = np.maximum(vess, 0.2 * wt / 10 * svc)
+        _smoothstep((Y - (y_apex + 0.05 * hl)) / (0.1 * hl)) * \
+        _smoothstep((y_hilum + 0.1 * hl - Y) / (0.06 * hl))
+    vess = np.maximum(vess, 0.1 * wt / 10 * svc)
     if age_years < 4:
         vess = np.maximum(vess, _blob(X, Y, xm + 0.02 * wt, y_apex + 0.3 * hl, 0.15 * wt,
                                       0.12 * hl, 0.35 * wt / 10))
@@ -333,10 +241,12 @@ def thorax(shape: tuple[int, int], *, age_years: float = 40.0, sex: str = "M",
     # parenchymal texture: subtle density variation of the lung
     tex = 1 + 0.025 * _noise2d(shape, 8 / px, rng) + 0.012 * _noise2d(shape, 2 / px, rng)
     lung = (lung_cav * tex).astype(np.float32)
-    vessels = _vessel_tree(geom, lung_cav, rng)
+    vessels = _vessel_tree(geom, np.where(sr["inside"] | sl["inside"], lung_cav, 0), rng)
+    geom.extra["vessel_tree"] = vessels.copy()  # bronchovascular bundles (air bronchograms)
     bp = _noise2d(shape, 1.2 / px, rng) - 0.6 * _noise2d(shape, 4 / px, rng)
     fine = np.exp(-(bp / 0.3) ** 2) * np.clip(lung_cav / d_lung, 0, 1)
-    vessels += (0.12 * fine * g ** 0.5).astype(np.float32)
+    vessels += (0.16 * fine * g ** 0.5).astype(np.float32)
+    vessels *= 1 - 0.8 * np.clip(heart_t / (0.3 * heart_t.max() + 1e-6), 0, 1)  # faint behind heart
 
     masks = {
         "lung_right": sr["inside"] & ~heart,
@@ -346,7 +256,7 @@ def thorax(shape: tuple[int, int], *, age_years: float = 40.0, sex: str = "M",
     }
     # ---- body soft tissue --------------------------------------------------------------
     body, fat, breasts = _body(geom, body_size, rng)
-    gas = _airways(geom, rng) + _stomach_gas(geom, rng)
+    gas = _airways(geom, rng) + _stomach_gas(geom, rng) + _bowel_gas(geom, body, rng)
     bone = _skeleton(geom, rng)
     car = geom.extra["carina"]
     thor_w = _max_row_width(thorax_mask)
@@ -382,11 +292,6 @@ def _max_row_width(mask):
     return int((last - first + 1)[any_].max())
 
 
-def _blob(X, Y, cx, cy, rx, ry, depth_cm):
-    e = ((X - cx) / rx) ** 2 + ((Y - cy) / ry) ** 2
-    return (depth_cm * np.sqrt(np.clip(1 - e, 0, None))).astype(np.float32)
-
-
 def _heart(geom, width_mm, x_shift, rng, reuse=False):
     """Cardiac silhouette (mask) and heart AP thickness (cm)."""
     if not reuse:
@@ -413,8 +318,14 @@ def _heart(geom, width_mm, x_shift, rng, reuse=False):
     ped = _smoothstep((X - (x0 + 0.08 * w)) / (0.08 * w)) * _smoothstep((x0 + 0.62 * w - X) / (0.1 * w))
     ped = ped * _smoothstep((Y - (top - 0.25 * hl)) / (0.15 * hl)) * _smoothstep((cy - 0.25 * w - Y) / (0.1 * w))
     depth = 0.5 * geom.wt / 10 * (w / (0.45 * wt)) ** 0.5
-    t = np.maximum(depth * np.clip(1 - e, 0, None) ** 0.4, 0.8 * depth * ped)
-    t = ndimage.gaussian_filter(t, 1.2 / geom.px)  # cardiac motion blurs the borders
+    # depth profile from a smooth union of the chambers (no crease where they meet), with
+    # smooth density variation; borders blurred by cardiac motion
+    e_s = -np.log(np.exp(-6 * e_lv) + np.exp(-6 * e_ra)) / 6
+    t = np.maximum(depth * np.clip(1 - e_s, 0, None) ** 0.6, 0.8 * depth * ped)
+    if "heart_tex" not in geom.extra:
+        geom.extra["heart_tex"] = 1 + 0.04 * _noise2d(geom.shape, 15 / geom.px, rng)
+    t = t * geom.extra["heart_tex"]
+    t = ndimage.gaussian_filter(t, 2.0 / geom.px)  # cardiac motion blurs the borders
     return mask, t.astype(np.float32)
 
 
@@ -544,6 +455,18 @@ def _stomach_gas(geom, rng):
     return gas.astype(np.float32)
 
 
+def _bowel_gas(geom, body, rng):
+    """Subtle, irregular bowel gas (colon flexures, small bowel) under the diaphragm: cm of gas."""
+    px, hl = geom.px, geom.hl
+    y_dia = np.maximum(geom.side["right"]["y_dia"], geom.side["left"]["y_dia"])
+    below = _smoothstep((geom.Y - y_dia - 0.08 * hl) / (0.12 * hl))
+    inner = np.clip(body / (0.6 * float(body.max()) + 1e-6), 0, 1)
+    z = _noise2d(geom.shape, 7 / px, rng) + 0.5 * _noise2d(geom.shape, 18 / px, rng)
+    pockets = np.clip((z - 1.5) / 0.6, 0, 1) ** 1.5
+    pockets = ndimage.gaussian_filter(pockets, 1.5 / px)
+    return (rng.uniform(0.5, 1.6) * geom.extra["g"] * pockets * below * inner).astype(np.float32)
+
+
 def _skeleton(geom, rng):
     """Spine, ribs, clavicles, scapulae and humeral heads: cm of bone."""
     X, Y, wt, hl, xm, px = geom.X, geom.Y, geom.wt, geom.hl, geom.xm, geom.px
@@ -629,20 +552,6 @@ def _skeleton(geom, rng):
     return bone
 
 
-def _triangle(X, Y, a, b, c, soft):
-    """Soft-edged filled triangle (values 0..1)."""
-    pts = [a, b, c]
-    area = (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
-    sign = 1.0 if area > 0 else -1.0
-    d = None
-    for (x0, y0), (x1, y1) in zip(pts, pts[1:] + pts[:1]):
-        nx, ny = -(y1 - y0) * sign, (x1 - x0) * sign  # inward normal
-        n = np.hypot(nx, ny)
-        dist = ((X - x0) * nx + (Y - y0) * ny) / n
-        d = dist if d is None else np.minimum(d, dist)
-    return _smoothstep(d / soft + 0.5)
-
-
 def _spine(geom, x_post, y_t1, pitch, mineral):
     X, Y, wt, px = geom.X, geom.Y, geom.wt, geom.px
     h = geom.shape[0]
@@ -670,213 +579,6 @@ def _spine(geom, x_post, y_t1, pitch, mineral):
     return (out / 10 * mineral).astype(np.float32)
 
 
-# --------------------------------------------------------------------------- findings
-def _lung_coords(ph, side):
-    """Normalised height t (0 apex .. 1 CP angle) and lateral v (0 medial .. 1 lateral)."""
-    g = ph.geom
-    sd = g.side[side]
-    t = (g.Y - g.y_apex) / (sd["y_cp"] - g.y_apex)
-    v = np.clip(sd["d_med"] / np.maximum(sd["d_med"] + sd["d_lat"], 1e-3), 0, 1)
-    return t, v
-
-
-def add_consolidation(ph: ThoraxPhantom, rng: np.random.Generator, lobe: str | None = None,
-                      pattern: str = "lobar") -> tuple[np.ndarray, str]:
-    """Fill part of a lobe with fluid (pneumonia); returns (mask, lobe).
-
-    ``lobar``: a confluent lobar opacity, sharp against a fissure where one bounds the lobe,
-    with air bronchograms; ``patchy``: several ill-defined opacities in one or two zones.
-    """
-    g = ph.geom
-    lobe = lobe or str(rng.choice(LOBES))
-    side = "right" if lobe.startswith("R") else "left"
-    t, v = _lung_coords(ph, side)
-    inside = ph.masks[f"lung_{side}"]  # the visible lung field (behind-heart part excluded)
-    sharp = lambda x, w=0.012: _smoothstep(x / w + 0.5)  # noqa: E731
-    soft = lambda x, w=0.12: _smoothstep(x / w + 0.5)  # noqa: E731
-    fiss = 0.45 + 0.03 * rng.standard_normal()
-    zones = {
-        "RUL": sharp(fiss - t) * soft(0.95 - v, 0.3),
-        "RML": sharp(t - fiss) * soft(0.55 - v, 0.25) * soft(0.85 - t),
-        "RLL": soft(t - 0.58, 0.15),
-        "LUL": soft(0.5 - t, 0.2),
-        "lingula": soft(t - 0.5) * soft(0.85 - t) * soft(0.55 - v, 0.25),
-        "LLL": soft(t - 0.6, 0.15),
-    }
-    zone = zones[lobe]
-    n = _noise2d(g.shape, 8 / g.px, rng)
-    if pattern == "patchy":
-        blobs = np.clip((_noise2d(g.shape, 9 / g.px, rng) + 0.5) / 2.5, 0, 1) ** 1.2
-        dens = ndimage.gaussian_filter(zone * blobs, 4 / g.px) * rng.uniform(0.45, 0.65)
-    else:
-        dens = zone * np.clip((n + 1.8) / 1.6, 0, 1) * rng.uniform(0.7, 0.85)
-    dens = dens * (ph.lung > 0.05)
-    # air bronchograms: keep some air along the larger vessels inside the opacity
-    bronch = np.clip(ndimage.gaussian_filter(ph.vessels, 0.6) * 4, 0, 0.25) if pattern == "lobar" else 0
-    ph.lung = ph.lung * (1 - dens * (1 - bronch))
-    ph.vessels = ph.vessels * (1 - dens)
-    mask = (dens > 0.3) & inside
-    if not mask.any():  # degenerate (tiny image): take the densest lung pixels
-        mask = inside & (dens >= np.percentile(dens[inside], 90))
-    return mask, lobe
-
-
-def _pick_in_lung(ph, rng, radius_mm):
-    inside = ph.masks["lung_left"] | ph.masks["lung_right"]
-    dist = ndimage.distance_transform_edt(inside) * ph.spacing_mm
-    ok = dist > radius_mm + 3
-    if not ok.any():
-        ok = dist >= dist.max() * 0.8
-    rr, cc = np.nonzero(ok)
-    i = rng.integers(len(rr))
-    return rr[i], cc[i]
-
-
-def add_nodule(ph: ThoraxPhantom, rng: np.random.Generator, diameter_mm: float = 15.0) -> np.ndarray:
-    """A soft-tissue nodule (lobulated mass above 30 mm) inside a lung field; returns its mask."""
-    g = ph.geom
-    r_mm = diameter_mm / 2
-    rr, cc = _pick_in_lung(ph, rng, r_mm)
-    cy, cx = (rr + 0.5 - g.shape[0] / 2) * g.px, (cc + 0.5 - g.shape[1] / 2) * g.px
-    ang = np.arctan2(g.Y - cy, g.X - cx)
-    lob = 0.0
-    if diameter_mm > 30:
-        for k in (3, 5, 7):
-            lob = lob + rng.uniform(0.02, 0.07) * np.cos(k * ang + rng.uniform(0, 2 * np.pi))
-    else:
-        lob = 0.03 * np.cos(2 * ang + rng.uniform(0, 2 * np.pi))
-    rad = r_mm * (1 + lob)
-    rho = np.hypot(g.X - cx, g.Y - cy)
-    chord = 2 * np.sqrt(np.clip(rad ** 2 - rho ** 2, 0, None)) / 10
-    chord = ndimage.gaussian_filter(chord, 0.6)
-    ph.lung = np.maximum(ph.lung - chord, 0)
-    ph.body = np.maximum(ph.body, ph.lung + 0.1)
-    # a nodule's chord exceeding the lung depth still adds tissue
-    ph.vessels = ph.vessels * (rho > rad)
-    return rho <= rad
-
-
-def add_effusion(ph: ThoraxPhantom, rng: np.random.Generator, side: str = "right",
-                 size: float | None = None) -> np.ndarray:
-    """Pleural fluid at a lung base: blunted costophrenic angle, meniscus; returns its mask."""
-    g = ph.geom
-    sd = g.side[side]
-    size = rng.uniform(0.12, 0.35) if size is None else size
-    wh = sd["wh"]
-    u = np.clip(sd["u"] / wh, 0, 1.2)
-    level = sd["y_cp"] - size * g.hl + 0.3 * g.hl * (1 - u ** 2) * (0.3 + size)
-    ramp = 0.12 * g.hl
-    f = _smoothstep((g.Y - level) / ramp + 0.2) ** 1.5
-    lateral = np.exp(-np.clip(sd["d_lat"], 0, None) / (0.02 * g.wt)) * _smoothstep((g.Y - level + 0.1 * g.hl) / ramp)
-    f = np.clip(f + 0.6 * lateral, 0, 1) * (sd["u"] > 0)
-    ph.lung = ph.lung * (1 - f)
-    ph.vessels = ph.vessels * (1 - f)
-    region = (sd["d_lat"] > 0) & (sd["d_med"] > -0.02 * g.wt) & (sd["u"] > 0) & (g.Y < sd["y_cp"] + 0.02 * g.hl)
-    mask = (f > 0.5) & region & ~ph.masks["heart"]
-    return mask
-
-
-def add_pneumothorax(ph: ThoraxPhantom, rng: np.random.Generator, side: str = "right",
-                     size: float | None = None) -> np.ndarray:
-    """Apical-lateral pneumothorax: pleural air, visceral pleural line; returns its mask."""
-    g = ph.geom
-    sd = g.side[side]
-    size = rng.uniform(0.06, 0.16) if size is None else size
-    t = np.clip((g.Y - g.y_apex) / g.hl, 0, 1)
-    gap = size * g.wt * (1 - t) ** 1.3 * (1 + 0.1 * _noise1d(g.shape[0], 20, rng))[:, None]
-    d_wall = np.minimum(sd["d_lat"], sd["d_top"] * 0.8)
-    edge = d_wall - gap  # <0: pleural space (air)
-    keep = _smoothstep(edge / (0.8 * g.px) + 0.5)
-    region = sd["inside"] | ((sd["d_lat"] > 0) & (sd["d_top"] > 0) & (sd["u"] > 0) & (sd["d_dia"] > 0))
-    air = np.where(region, 1 - keep, 0)
-    removed = ph.lung * air
-    ph.lung = ph.lung - removed
-    ph.gas = ph.gas + removed * 0.95
-    ph.vessels = ph.vessels * (1 - air)
-    line = np.exp(-0.5 * (edge / (0.35 * g.px + 0.15)) ** 2) * region * (gap > 1.0)
-    ph.vessels = ph.vessels + 0  # pleural line is tissue that replaces lung on the ray
-    ph.lung = np.maximum(ph.lung - 0.35 * line, 0)
-    return (air > 0.5) & sd["inside"]
-
-
-# --------------------------------------------------------------------------- devices
-def _to_mm(g, r, c):
-    return (c + 0.5 - g.shape[1] / 2) * g.px, (r + 0.5 - g.shape[0] / 2) * g.px
-
-
-def _wire(g, x, y, rng, n=60):
-    """Random smooth wire from (x, y) to beyond the image edge."""
-    ang = rng.uniform(0, 2 * np.pi)
-    step = 0.02 * g.wt
-    xs, ys = [x], [y]
-    for _ in range(n):
-        ang += 0.15 * rng.standard_normal()
-        x, y = x + step * np.cos(ang), y + step * np.sin(ang)
-        xs.append(x)
-        ys.append(y)
-    return np.array(xs), np.array(ys)
-
-
-def add_ecg_leads(ph: ThoraxPhantom, rng: np.random.Generator) -> None:
-    """ECG electrodes (metal snaps) and their lead wires."""
-    g = ph.geom
-    cu = np.zeros(g.shape, np.float32)
-    wires = _Lines(g)
-    spots = [(-0.42, 0.08), (0.42, 0.08), (0.35, 0.85), (-0.35, 0.9), (0.05, 0.7)]
-    for sx, sy in spots[: rng.integers(3, 6)]:
-        x = g.xm + sx * g.wt + 0.03 * g.wt * rng.standard_normal()
-        y = g.y_apex + sy * g.hl + 0.03 * g.hl * rng.standard_normal()
-        r = 0.02 * g.wt * g.extra["g"] ** 0.5 / g.extra["g"]
-        r = min(r, 6.0)
-        rho = np.hypot(g.X - x, g.Y - y)
-        cu += 0.08 * np.exp(-0.5 * ((rho - r) / (0.18 * r)) ** 2) + 0.12 * (rho < 0.35 * r)
-        wires.add(*_wire(g, x, y, rng), 1.0)
-    cu += wires.render(max(0.4 / g.px, 0.5)) * g.px / 10 * 0.15
-    ph.added["copper"] = ph.added.get("copper", 0) + cu
-
-
-def add_central_line(ph: ThoraxPhantom, rng: np.random.Generator) -> tuple[float, float]:
-    """Right-sided central venous catheter with its tip at the cavoatrial junction.
-
-    Returns the tip position (row, col).
-    """
-    g = ph.geom
-    x_c, y_c = g.extra["carina"]
-    y_cl = g.extra["y_clavicle"]
-    tip = (g.xm - 0.06 * g.wt, y_c + (0.12 + 0.03 * rng.standard_normal()) * g.hl)
-    ctrl = np.array([(g.xm - 0.42 * g.wt, y_cl - 0.03 * g.hl), (g.xm - 0.2 * g.wt, y_cl + 0.02 * g.hl),
-                     (g.xm - 0.08 * g.wt, y_cl + 0.05 * g.hl), (tip[0] - 0.005 * g.wt, (y_cl + tip[1]) / 2), tip])
-    t = np.linspace(0, 1, 120)
-    from scipy.interpolate import make_interp_spline
-    sp = make_interp_spline(np.linspace(0, 1, len(ctrl)), ctrl, k=3)
-    pts = sp(t)
-    lines = _Lines(g)
-    lines.add(pts[:, 0], pts[:, 1], 1.0)
-    cath = lines.render(max(1.0 / g.px, 0.7), max(0.3 / g.px, 0.3), 0.15)
-    ph.added["copper"] = ph.added.get("copper", 0) + cath * g.px / 10 * 0.05
-    return (tip[1] / g.px + g.shape[0] / 2, tip[0] / g.px + g.shape[1] / 2)
-
-
-def add_side_marker(ph: ThoraxPhantom, rng: np.random.Generator, letter: str | None = None) -> str:
-    """A lead "L" or "R" marker in an upper corner on the patient's side; returns the letter."""
-    g = ph.geom
-    letter = letter or ("L" if rng.random() < 0.75 else "R")
-    size = rng.uniform(10, 14)  # letter height, mm
-    x0 = (1 if letter == "L" else -1) * g.shape[1] * g.px * rng.uniform(0.3, 0.42) - size * 0.3
-    y0 = -g.shape[0] * g.px * rng.uniform(0.32, 0.44)
-    if letter == "L":
-        strokes = [[(0, 0), (0, 1)], [(0, 1), (0.6, 1)]]
-    else:
-        arc = [(0.05 + 0.3 * np.sin(a), 0.27 - 0.27 * np.cos(a)) for a in np.linspace(0, np.pi, 12)]
-        strokes = [[(0, 0), (0, 1)], [(0, 0), (0.05, 0)] + arc + [(0, 0.54)], [(0.1, 0.54), (0.5, 1)]]
-    half = 0.09 * size
-    d = np.full(g.shape, np.inf, np.float32)
-    for st in strokes:
-        for (ax, ay), (bx, by) in zip(st[:-1], st[1:]):
-            ax, ay, bx, by = x0 + ax * size, y0 + ay * size, x0 + bx * size, y0 + by * size
-            vx, vy = bx - ax, by - ay
-            tt = np.clip(((g.X - ax) * vx + (g.Y - ay) * vy) / max(vx * vx + vy * vy, 1e-9), 0, 1)
-            d = np.minimum(d, np.hypot(g.X - ax - tt * vx, g.Y - ay - tt * vy))
-    ink = np.clip((half - d) / g.px + 0.5, 0, 1)
-    ph.added["lead"] = ph.added.get("lead", 0) + (0.15 * ink).astype(np.float32)
-    return letter
+from synthmed.phantoms.thorax_findings import (LOBES, add_central_line,  # noqa: E402
+                                               add_consolidation, add_ecg_leads, add_effusion,
+                                               add_nodule, add_pneumothorax, add_side_marker)

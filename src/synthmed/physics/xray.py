@@ -11,7 +11,8 @@ The model, step by step (each step is one small function):
    scaled by mAs, and detector blur (Gaussian MTF). Returns the detector signal normalised
    to an unattenuated (air) exposure: about 1 in air, lower behind the body.
 4. :func:`display` — what a radiography system does before showing an image: log
-   transform, large-area dynamic range compression, unsharp masking and windowing, so that
+   transform, large-area dynamic range compression, unsharp masking and a film-like
+   (sigmoid) characteristic curve anchored on percentiles of the patient, so that
    bone and dense tissue are bright and lung is dark ("for presentation" image, [0, 1]).
 
 Example
@@ -234,16 +235,18 @@ def _very_smooth(img: np.ndarray, spacing_mm: float, sigma_mm: float) -> np.ndar
     return out[:h, :w]
 
 
-def display(signal: np.ndarray, spacing_mm: float, *, drc_amount: float = 0.2,
-            drc_sigma_mm: float = 50.0, unsharp_amount: float = 0.7,
-            unsharp_sigma_mm: float = 2.0, window_percentiles: tuple[float, float] = (1.0, 99.5),
-            gamma: float = 1.15) -> np.ndarray:
+def display(signal: np.ndarray, spacing_mm: float, *, drc_amount: float = 0.6,
+            drc_sigma_mm: float = 25.0, unsharp_amount: float = 0.6,
+            unsharp_sigma_mm: float = 2.5, window_percentiles: tuple[float, float] = (0.5, 99.5),
+            gamma: float = 1.0, contrast: float = 3.2, level: float = -0.1) -> np.ndarray:
     """Turn a detector signal into a chest radiograph for presentation.
 
     Log transform (to line integrals, so attenuation adds up), dynamic range compression
     (subtract part of a heavily smoothed copy so lung and mediastinum both show), unsharp
-    masking (edge enhancement), percentile windowing and a mild tone curve. Bright = more
-    attenuation (bone, heart, metal); dark = lung and air.
+    masking (edge enhancement), then a film-like characteristic curve: the processed signal is
+    scaled between two percentiles of the patient's pixels and passed through a logistic
+    (sigmoid) curve with a soft toe and shoulder, so nothing large clips to pure black or white.
+    Bright = more attenuation (bone, heart, metal); dark = lung and air.
 
     Parameters
     ----------
@@ -256,23 +259,31 @@ def display(signal: np.ndarray, spacing_mm: float, *, drc_amount: float = 0.2,
     unsharp_amount, unsharp_sigma_mm : float
         Edge-enhancement gain and the scale of the blurred copy in mm.
     window_percentiles : (float, float)
-        Percentiles of the processed image mapped to 0 and 1.
+        Percentiles of the patient's processed signal that anchor the characteristic curve
+        (mapped to about 0.1 and 0.9 at the default ``contrast``).
     gamma : float
-        Tone-curve exponent applied after windowing (>1 darkens mid-greys).
+        Exponent applied to the output (>1 darkens mid-greys).
+    contrast : float
+        Slope of the logistic curve (film gamma); higher = more contrast, harder toe/shoulder.
+    level : float
+        Shift of the curve's midpoint in window units (positive = darker image).
 
     Returns
     -------
     float32 ndarray in [0, 1]
     """
     p = -np.log(np.maximum(signal, 1e-6)).astype(np.float32)
+    body = p > 0.15 * np.percentile(p, 95)  # the patient, not direct air
+    if body.sum() <= 16:
+        body = np.ones_like(body)
     if drc_amount > 0:
         low = _very_smooth(p, spacing_mm, drc_sigma_mm)
-        p = p - drc_amount * (low - float(np.median(low)))
+        p = p - drc_amount * (low - float(np.median(low[body])))
     if unsharp_amount > 0:
         p = p + unsharp_amount * (p - ndimage.gaussian_filter(p, unsharp_sigma_mm / spacing_mm))
-    body = p[p > 0.3 * np.percentile(p, 95)]  # window on the patient, not on direct air
-    lo, hi = np.percentile(body if body.size > 16 else p, window_percentiles)
-    out = np.clip((p - lo) / max(hi - lo, 1e-6), 0.0, 1.0)
+    lo, hi = np.percentile(p[body], window_percentiles)
+    x = (p - lo) / max(hi - lo, 1e-6)
+    out = 1.0 / (1.0 + np.exp(-contrast * (x - 0.5 - level)))
     if gamma != 1.0:
         out = out ** gamma
-    return out.astype(np.float32)
+    return np.clip(out, 0.0, 1.0).astype(np.float32)

@@ -15,8 +15,10 @@ from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from scipy import ndimage
 
 from synthmed.phantoms import thorax as tx
+from synthmed.phantoms import thorax_findings as fx
 from synthmed.physics import xray
 from synthmed.presets._reports import chest_xray_report
 from synthmed.registry import register_preset
@@ -36,7 +38,7 @@ class ChestXrayParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     image_size: tuple[int, int] = Field((512, 512), description="Image (rows, cols) in pixels, "
-                                        "each 64..2048; the field of view (~35-43 cm for adults) "
+                                        "each 64..2048; the field of view (~33-45 cm for adults) "
                                         "is mapped onto it")
     age_years: float = Field(45.0, ge=1, le=95, description="Patient age in years")
     sex: Literal["F", "M"] = Field("M", description="Patient sex (body size, breast shadows)")
@@ -86,6 +88,36 @@ def _zone(mask: np.ndarray, lung_r: np.ndarray, lung_l: np.ndarray) -> str:
     return f"{side} {'upper' if t < 0.33 else 'mid' if t < 0.66 else 'lower'} zone"
 
 
+def _tilt(a: np.ndarray, deg: float, order: int) -> np.ndarray:
+    """Rotate a map about the image centre (same shape; outside = 0 / False)."""
+    if a.dtype == bool:
+        return ndimage.rotate(a.view(np.uint8), deg, reshape=False, order=0) > 0
+    return ndimage.rotate(a, deg, reshape=False, order=order, mode="constant", cval=0)
+
+
+def _tilt_point(rc, deg, shape):
+    """Where a (row, col) point goes under :func:`_tilt` (ndimage.rotate's convention)."""
+    a = np.radians(deg)
+    cy, cx = shape[0] / 2 - 0.5, shape[1] / 2 - 0.5
+    dy, dx = rc[0] - cy, rc[1] - cx
+    return (float(cy + dy * np.cos(a) - dx * np.sin(a)), float(cx + dy * np.sin(a) + dx * np.cos(a)))
+
+
+def _collimator(shape, rng: np.random.Generator):
+    """Sometimes a tighter collimator: returns (exposed weight map, unexposed grey) or None."""
+    if rng.random() > 0.45:
+        return None
+    h, w = shape
+    top, bottom = rng.uniform(0, 0.04) * h, rng.uniform(0, 0.08) * h
+    left, right = rng.uniform(0, 0.05) * w, rng.uniform(0, 0.05) * w
+    pen = max(1.0, 0.004 * max(h, w))
+    r = np.arange(h)[:, None] + 0.5
+    c = np.arange(w)[None, :] + 0.5
+    inside = (np.clip((r - top) / pen, 0, 1) * np.clip((h - bottom - r) / pen, 0, 1) *
+              np.clip((c - left) / pen, 0, 1) * np.clip((w - right - c) / pen, 0, 1))
+    return inside, rng.uniform(0.82, 0.97)
+
+
 @register_preset("chest_xray", params=ChestXrayParams)
 def chest_xray(params: ChestXrayParams, rng: np.random.Generator) -> Sample:
     """Chest radiograph (PA/AP) of a procedural thorax, with lung/heart masks and findings.
@@ -113,7 +145,7 @@ def chest_xray(params: ChestXrayParams, rng: np.random.Generator) -> Sample:
                    "age_years": float(p.age_years), "sex": p.sex, "view": p.view,
                    "kvp": float(p.kvp), "mas": float(p.mas),
                    "posterior_ribs_above_diaphragm": ph.attributes["posterior_ribs_above_diaphragm"]}
-    boxes: list[Box] = []
+    box_specs: list[tuple[str, np.ndarray, int | None]] = []  # boxes built after the tilt
     instances = np.zeros(p.image_size, np.int32)
     inst_classes: dict[int, str] = {}
 
@@ -121,10 +153,10 @@ def chest_xray(params: ChestXrayParams, rng: np.random.Generator) -> Sample:
         k = len(inst_classes) + 1
         instances[mask & (instances == 0)] = k
         inst_classes[k] = name
-        boxes.append(Box.from_mask(name, mask, instance_id=k))
+        box_specs.append((name, mask, k))
 
     if p.pneumonia:
-        m, lobe = tx.add_consolidation(ph, rng, pattern=p.pneumonia_pattern)
+        m, lobe = fx.add_consolidation(ph, rng, pattern=p.pneumonia_pattern)
         masks["consolidation"] = m
         attrs.update(pneumonia_lobe=lobe, pneumonia_pattern=p.pneumonia_pattern)
         _add_instance("consolidation", m)
@@ -133,35 +165,62 @@ def chest_xray(params: ChestXrayParams, rng: np.random.Generator) -> Sample:
             str(rng.choice(["right", "left", "bilateral"], p=[0.45, 0.35, 0.2]))
         m = np.zeros(p.image_size, bool)
         for sd in (("right", "left") if side == "bilateral" else (side,)):
-            ms = tx.add_effusion(ph, rng, side=sd)
+            ms = fx.add_effusion(ph, rng, side=sd)
             m |= ms
-            boxes.append(Box.from_mask("effusion", ms))
+            box_specs.append(("effusion", ms, None))
         masks["effusion"] = m
         attrs["effusion_side"] = side
     if p.pneumothorax:
         side = str(rng.choice(["right", "left"]))
-        m = tx.add_pneumothorax(ph, rng, side=side)
+        m = fx.add_pneumothorax(ph, rng, side=side)
         masks["pneumothorax"] = m
         attrs["pneumothorax_side"] = side
-        boxes.append(Box.from_mask("pneumothorax", m))
+        box_specs.append(("pneumothorax", m, None))
     if p.nodule:
-        m = tx.add_nodule(ph, rng, diameter_mm=p.nodule_diameter_mm)
+        m = fx.add_nodule(ph, rng, diameter_mm=p.nodule_diameter_mm)
         masks["nodule"] = m
         attrs["nodule_diameter_mm"] = float(p.nodule_diameter_mm)
         attrs["nodule_location"] = _zone(m, masks["lung_right"], masks["lung_left"])
         _add_instance("nodule", m)
     if p.ecg_leads:
-        tx.add_ecg_leads(ph, rng)
+        fx.add_ecg_leads(ph, rng)
         attrs["ecg_leads"] = True
     if p.central_line:
-        tx.add_central_line(ph, rng)
+        fx.add_central_line(ph, rng)
         attrs["central_line"] = True
-    if p.side_marker:
-        attrs["side_marker"] = tx.add_side_marker(ph, rng)
 
-    signal = xray.project(ph.path_lengths(), ph.spacing_mm, p.kvp, p.mas, rng)
-    img = xray.display(signal, ph.spacing_mm)
+    # acquisition: slight tilt of the patient on the detector (in-plane), applied to the
+    # material maps and every label alike; the lead side marker is on the cassette (untilted)
+    tilt = float(np.clip(rng.normal(0.0, 1.6), -4.0, 4.0))
+    paths = ph.path_lengths()
     landmarks = dict(ph.landmarks)
+    if abs(tilt) > 0.25 and min(p.image_size) >= 96:
+        paths = {k: _tilt(v, tilt, 1) for k, v in paths.items()}
+        # all boolean labels packed as bits of one map: a single nearest-neighbour rotation
+        allm = list(masks.values()) + [m for _, m, _ in box_specs]
+        bits = sum((m.astype(np.uint32) << i) for i, m in enumerate(allm))
+        bits = _tilt(bits, tilt, 0)
+        rot = [(bits >> i) & 1 > 0 for i in range(len(allm))]
+        masks = dict(zip(masks, rot[:len(masks)]))
+        box_specs = [(n, m, k) for (n, _, k), m in zip(box_specs, rot[len(masks):])]
+        instances = _tilt(instances, tilt, 0)
+        landmarks = {k: _tilt_point(v, tilt, p.image_size) for k, v in landmarks.items()}
+    attrs["tilt_deg"] = round(tilt, 2) if abs(tilt) > 0.25 and min(p.image_size) >= 96 else 0.0
+    if p.side_marker:
+        letter = fx.add_side_marker(ph, rng)
+        attrs["side_marker"] = letter
+        paths["lead"] = paths.get("lead", 0) + ph.added["lead"]
+    boxes = [Box.from_mask(n, m, instance_id=k) if k else Box.from_mask(n, m)
+             for n, m, k in box_specs if m.any()]
+    # exposure and image processing differ between departments and acquisitions
+    disp = dict(contrast=rng.uniform(2.8, 3.8), level=rng.uniform(-0.2, 0.02),
+                drc_amount=rng.uniform(0.45, 0.72), gamma=rng.uniform(0.85, 1.2),
+                unsharp_amount=rng.uniform(0.3, 0.7))
+    colli = _collimator(p.image_size, rng)  # drawn before the quantum noise (stable streams)
+    signal = xray.project(paths, ph.spacing_mm, p.kvp, p.mas, rng)
+    img = xray.display(signal, ph.spacing_mm, **disp)
+    if colli is not None:  # unexposed margins: white with a soft penumbra
+        img = (img * colli[0] + colli[1] * (1 - colli[0])).astype(np.float32)
     labels = Labels(masks=masks, label_table=dict(LABEL_TABLE),
                     instances=instances if inst_classes else None,
                     instance_classes=inst_classes, boxes=boxes, classes=classes,
