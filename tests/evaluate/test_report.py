@@ -105,3 +105,27 @@ def test_cli_evaluate_bad_subgroup(tmp_path, capsys):
               "--size", "32", "--subgroup", "site"])
     assert info.value.code == 2
     assert "no attribute 'site'" in capsys.readouterr().err
+
+
+def test_utility_section_with_a_class_target(tmp_path):
+    pytest.importorskip("monai")
+    folder = tmp_path / "discs"
+    folder.mkdir()
+    from skimage.draw import disk
+    rng = np.random.default_rng(1)
+    rows = ["filename,lesion"]
+    for i in range(40):
+        img = rng.normal(0.3, 0.05, (32, 32))
+        if i % 2:
+            img[disk(tuple(rng.integers(10, 22, 2)), 6)] = 0.9
+        Image.fromarray(np.uint8(np.clip(img, 0, 1) * 255)).save(folder / f"{i}.png")
+        rows.append(f"{i}.png,{'yes' if i % 2 else 'no'}")
+    (folder / "labels.csv").write_text("\n".join(rows) + "\n")
+    evaluate(folder, tmp_path / "out", real=folder, size=(32, 32), target="lesion",
+             progress=False)
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    utility = metrics["utility"]
+    assert [r["synthetic_fraction"] for r in utility["mixing_curve"]] == [0, 0.25, 0.5, 1.0]
+    assert utility["tstr"]["metrics"]["auc"]["value"] > 0.8   # bright discs are easy
+    assert metrics["figures"]["mixing_curve"]["x"] == [0, 0.25, 0.5, 1.0]
+    assert any(line.startswith("Utility:") for line in metrics["verdict"])

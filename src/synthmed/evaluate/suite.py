@@ -195,7 +195,7 @@ def _utility(synth, ref, target, seed, progress, figures) -> dict:
     from synthmed.evaluate import utility
 
     tgt = parse_target(target)
-    real_train, real_test = utility.train_test_split(ref, seed=seed)
+    real_train, real_test = utility.train_test_split(ref, seed=seed, target=tgt)
     curve = utility.mixing_curve(synth, real_train, real_test, tgt, seed=seed,
                                  progress=progress)
     tstr = utility.tstr(synth, real_train, real_test, tgt, seed=seed, progress=progress)
