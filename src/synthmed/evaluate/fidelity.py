@@ -48,10 +48,10 @@ _HALF = int(_TRUNCATE * _SIGMA + 0.5)  # 5: window 11 x 11
 _K1, _K2 = 0.01, 0.03
 
 
-def _feats(x, name: str) -> np.ndarray:
+def as_features(x, name: str) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2:
-        raise SynthmedError(f"{name}: features must have shape (n, d), got {x.shape}")
+    if x.ndim != 2 or len(x) == 0:
+        raise SynthmedError(f"{name}: features must have shape (n >= 1, d), got {x.shape}")
     return x
 
 
@@ -79,10 +79,10 @@ def standardise(real, *others) -> tuple[np.ndarray, ...]:
     >>> r.tolist(), f.tolist()
     ([[-1.0, 0.0], [1.0, 0.0]], [[0.0, 2.0]])
     """
-    real = _feats(real, "real")
+    real = as_features(real, "real")
     mean, std = real.mean(axis=0), real.std(axis=0)
     std = np.where(std > 1e-12, std, 1.0)
-    return tuple((_feats(x, "features") - mean) / std for x in (real, *others))
+    return tuple((as_features(x, "features") - mean) / std for x in (real, *others))
 
 
 def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
@@ -158,7 +158,7 @@ def fid(feats_a, feats_b) -> float:
     >>> fid(x, x) < 1e-6
     True
     """
-    a, b = _feats(feats_a, "feats_a"), _feats(feats_b, "feats_b")
+    a, b = as_features(feats_a, "feats_a"), as_features(feats_b, "feats_b")
     if len(a) < 2 or len(b) < 2 or a.shape[1] != b.shape[1]:
         raise SynthmedError(f"fid needs two sets of >= 2 samples with equal d, got {a.shape} "
                             f"and {b.shape}")
@@ -210,7 +210,7 @@ def kid(feats_a, feats_b, n_subsets: int = 100, subset_size: int = 1000, rng=Non
     >>> k.mean > 3 * k.std
     True
     """
-    a, b = _feats(feats_a, "feats_a"), _feats(feats_b, "feats_b")
+    a, b = as_features(feats_a, "feats_a"), as_features(feats_b, "feats_b")
     m = min(subset_size, len(a), len(b))
     if m < 2:
         raise SynthmedError("kid needs at least 2 samples in each set")
@@ -269,7 +269,7 @@ def precision_recall(real_feats, fake_feats, k: int = 5) -> dict[str, float]:
     >>> precision_recall(x, x)
     {'precision': 1.0, 'recall': 1.0}
     """
-    real, fake = _feats(real_feats, "real_feats"), _feats(fake_feats, "fake_feats")
+    real, fake = as_features(real_feats, "real_feats"), as_features(fake_feats, "fake_feats")
     precision = _in_balls(fake, real, _kth_distances(real, k)).any(axis=1).mean()
     recall = _in_balls(real, fake, _kth_distances(fake, k)).any(axis=1).mean()
     return {"precision": float(precision), "recall": float(recall)}
@@ -303,7 +303,7 @@ def density_coverage(real_feats, fake_feats, k: int = 5) -> dict[str, float]:
     >>> dc["density"], dc["coverage"]
     (0.0, 0.0)
     """
-    real, fake = _feats(real_feats, "real_feats"), _feats(fake_feats, "fake_feats")
+    real, fake = as_features(real_feats, "real_feats"), as_features(fake_feats, "fake_feats")
     inside = _in_balls(fake, real, _kth_distances(real, k))
     return {"density": float(inside.sum() / (k * len(fake))),
             "coverage": float(inside.any(axis=0).mean())}

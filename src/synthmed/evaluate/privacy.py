@@ -37,18 +37,12 @@ from scipy.spatial.distance import cdist
 from scipy.stats import rankdata
 
 from synthmed.errors import SynthmedError
+from synthmed.evaluate.fidelity import as_features
 
 __all__ = ["nearest_neighbour_distances", "distance_ratio", "NearCopy", "memorisation",
            "membership_inference_auc", "auc"]
 
 _CHUNK = 2048
-
-
-def _feats(x, name: str) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2 or len(x) == 0:
-        raise SynthmedError(f"{name}: features must have shape (n >= 1, d), got {x.shape}")
-    return x
 
 
 def nearest_neighbour_distances(query_feats, reference_feats) -> tuple[np.ndarray, np.ndarray]:
@@ -72,7 +66,7 @@ def nearest_neighbour_distances(query_feats, reference_feats) -> tuple[np.ndarra
     >>> d.tolist(), i.tolist()
     ([1.0, 1.0], [0, 1])
     """
-    q, r = _feats(query_feats, "query_feats"), _feats(reference_feats, "reference_feats")
+    q, r = as_features(query_feats, "query_feats"), as_features(reference_feats, "reference_feats")
     if q.shape[1] != r.shape[1]:
         raise SynthmedError(f"feature sizes differ: {q.shape[1]} vs {r.shape[1]}")
     dist, idx = np.empty(len(q)), np.empty(len(q), dtype=np.int64)
