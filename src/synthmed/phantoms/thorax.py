@@ -173,6 +173,7 @@ def thorax(shape: tuple[int, int], *, age_years: float = 40.0, sex: str = "M",
         u_lat = u_lat[:, None]
         med_top = (0.072 if s < 0 else 0.06) * wt
         m = med_top + 0.01 * wt * _noise1d(rows, 20 / px * 3, rng)
+        m = m * (0.72 + 0.28 * _smoothstep((yv - y_apex + 0.05 * hl) / (0.3 * hl)) ** 0.7)
         if s > 0:  # aortic knob bulges into the left lung
             m = m + (0.05 + 0.02 * (age_years > 60)) * wt * np.exp(-0.5 * ((yv - y_knob) / (0.05 * hl)) ** 2)
         m = m + (0.05 * wt - m) * _smoothstep((yv - y_hilum - 0.15 * hl) / (0.2 * hl))
@@ -188,7 +189,12 @@ def thorax(shape: tuple[int, int], *, age_years: float = 40.0, sex: str = "M",
         medq = np.clip((u_pk - u) / u_pk, 0, None)
         y_dia = y_pk + hd * lat ** 1.6 + 0.5 * hd * medq ** 2
         d_lat, d_med, d_top, d_dia = u_lat - u, u - u_med, Y - y_top, y_dia - Y
-        cav = (_circ(d_lat / (0.22 * wt)) * _circ(d_med / (0.2 * wt)) ** 1.5 *
+        # upper mediastinal border: a soft, tangential interface (lung wraps round the
+        # trachea and great vessels), not a sharp vertical edge
+        w_up = _smoothstep((y_hilum - 0.02 * hl - Y) / (0.12 * hl))
+        p_med = (1 - w_up) * _circ(d_med / (0.2 * wt)) ** 1.5 + \
+            w_up * _smoothstep((d_med + 0.02 * wt) / (0.16 * wt)) ** 0.8
+        cav = (_circ(d_lat / (0.22 * wt)) * p_med *
                _circ(d_top / (0.35 * hl)) * _circ(d_dia / (0.10 * hl)))
         rec = np.where(Y > y_dia, np.exp(-np.clip(Y - y_dia, 0, None) / (0.04 * hl)), 0) * \
             _circ(d_lat / (0.15 * wt)) * _circ(d_med / (0.15 * wt)) * 0.12
@@ -230,7 +236,8 @@ def thorax(shape: tuple[int, int], *, age_years: float = 40.0, sex: str = "M",
     desc = 2 * np.sqrt(np.clip(r_da ** 2 - dx_da ** 2, 0, None)) / 10
     desc = desc * _smoothstep((Y - y_knob) / (0.05 * hl)) * _smoothstep((yy[-1] - Y) / (0.08 * hl))
     vess = np.maximum(vess, 0.8 * ndimage.gaussian_filter(desc, 2.5 / px))
-    svc = np.exp(-0.5 * ((X - (xm - 0.075 * wt + x_heart_shift)) / (0.02 * wt)) ** 2) * \
+    svc_x = xm - 0.075 * wt * (0.7 + 0.3 * _smoothstep((Y - y_apex) / (0.35 * hl))) + x_heart_shift
+    svc = np.exp(-0.5 * ((X - svc_x) / (0.02 * wt)) ** 2) * \
         _smoothstep((Y - (y_apex + 0.05 * hl)) / (0.1 * hl)) * \
         _smoothstep((y_hilum + 0.1 * hl - Y) / (0.06 * hl))
     vess = np.maximum(vess, 0.1 * wt / 10 * svc)
@@ -257,7 +264,7 @@ def thorax(shape: tuple[int, int], *, age_years: float = 40.0, sex: str = "M",
     # ---- body soft tissue --------------------------------------------------------------
     body, fat, breasts = _body(geom, body_size, rng)
     gas = _airways(geom, rng) + _stomach_gas(geom, rng) + _bowel_gas(geom, body, rng)
-    bone = _skeleton(geom, rng)
+    bone = _skeleton(geom, rng, body)
     car = geom.extra["carina"]
     thor_w = _max_row_width(thorax_mask)
     heart_w = _max_row_width(heart)
@@ -315,8 +322,12 @@ def _heart(geom, width_mm, x_shift, rng, reuse=False):
     mask = (e < 1) & (Y < y_base)
     # vascular pedicle joins the heart to the mediastinum (soft tissue, not in the mask)
     top = cy - 0.5 * w
-    ped = _smoothstep((X - (x0 + 0.08 * w)) / (0.08 * w)) * _smoothstep((x0 + 0.62 * w - X) / (0.1 * w))
+    # it narrows upwards (curved, soft borders) and thins towards the thoracic inlet
+    nz = 1 - _smoothstep((Y - (top - 0.25 * hl)) / (0.4 * hl))
+    ped = _smoothstep((X - (x0 + (0.08 + 0.14 * nz) * w)) / (0.12 * w)) * \
+        _smoothstep((x0 + (0.62 - 0.12 * nz) * w - X) / (0.14 * w))
     ped = ped * _smoothstep((Y - (top - 0.25 * hl)) / (0.15 * hl)) * _smoothstep((cy - 0.25 * w - Y) / (0.1 * w))
+    ped = ped * (1 - 0.35 * nz)
     depth = 0.5 * geom.wt / 10 * (w / (0.45 * wt)) ** 0.5
     # depth profile from a smooth union of the chambers (no crease where they meet), with
     # smooth density variation; borders blurred by cardiac motion
@@ -340,7 +351,7 @@ def _vessel_tree(geom, lung_cav, rng):
         geom.extra[f"hilum_{name}"] = (hx, hy)
         r0 = 0.024 * wt
         stack = []
-        for ang in np.radians(np.linspace(-105, 115, 11)) + 0.1 * rng.standard_normal(11):
+        for ang in np.radians(np.linspace(-85, 115, 11)) + 0.1 * rng.standard_normal(11):
             # angle 0 = lateral, negative = upwards
             dx, dy = s * np.cos(ang), np.sin(ang)
             stack.append((hx, hy, dx, dy, r0 * rng.uniform(0.55, 0.8) * (1.15 if ang > 0 else 0.9)))
@@ -433,13 +444,13 @@ def _airways(geom, rng):
     tx = x_car - 0.012 * wt * np.exp(-0.5 * ((ty - (geom.y_apex + 0.22 * hl)) / (0.06 * hl)) ** 2)
     lines = _Lines(geom)
     lines.add(tx, ty, 1.0)
-    out = lines.render(r / px) * px / 10
+    out = 0.8 * lines.render(r / px, blur_px=2.5 / px) * px / 10  # soft, not a sharp tube
     br = _Lines(geom)
     for s, ang, ln in ((-1, 30, 0.10), (1, 48, 0.15)):
         t = np.linspace(0, 1, 20)
         a = np.radians(ang)
         br.add(x_car + s * np.sin(a) * ln * wt * t, y_car + np.cos(a) * ln * wt * t, 1.0)
-    out += br.render(0.65 * r / px) * px / 10
+    out += 0.8 * br.render(0.65 * r / px, blur_px=2.0 / px) * px / 10
     return out.astype(np.float32)
 
 
@@ -467,7 +478,7 @@ def _bowel_gas(geom, body, rng):
     return (rng.uniform(0.5, 1.6) * geom.extra["g"] * pockets * below * inner).astype(np.float32)
 
 
-def _skeleton(geom, rng):
+def _skeleton(geom, rng, body=None):
     """Spine, ribs, clavicles, scapulae and humeral heads: cm of bone."""
     X, Y, wt, hl, xm, px = geom.X, geom.Y, geom.wt, geom.hl, geom.xm, geom.px
     age, adult, view, sin_r, dc = (geom.extra[k] for k in ("age", "adult", "view", "sin_r", "dc"))
@@ -491,7 +502,7 @@ def _skeleton(geom, rng):
     for s in (-1, 1):
         sd = geom.side["right" if s < 0 else "left"]
         for i in range(1, 13):
-            yh = y_t1 + (i - 1) * pitch * (1 + 0.015 * (i - 1)) + 0.05 * pitch * rng.standard_normal()
+            yh = y_t1 + (i - 1) * pitch * (1 + 0.015 * (i - 1)) + 0.09 * pitch * rng.standard_normal()
             y_lat_guess = yh + 0.6 * pitch
             row = int(np.clip(y_lat_guess / px + geom.shape[0] / 2, 0, geom.shape[0] - 1))
             wi = max(float(sd["u_lat"][row, 0]), 0.25 * wt) + 0.6 * rib_r
@@ -507,7 +518,7 @@ def _skeleton(geom, rng):
             xx = xm + s * uu + zz * sin_r
             d3 = np.sqrt(np.gradient(uu) ** 2 + np.gradient(yy) ** 2 + np.gradient(zz) ** 2)
             d2 = np.sqrt(np.gradient(uu) ** 2 + np.gradient(yy) ** 2)
-            fs = np.clip(d3 / np.maximum(d2, 1e-6), 1, 2.5) * (0.9 + 0.2 * rng.random())
+            fs = np.clip(d3 / np.maximum(d2, 1e-6), 1, 2.5) * (0.8 + 0.35 * rng.random())
             fs = fs * np.clip(phi / 0.3, 0.4, 1)  # rib neck thinner
             pmask = phi <= np.pi / 2 + 0.05
             post.add(xx[pmask], yy[pmask], fs[pmask])
@@ -516,9 +527,13 @@ def _skeleton(geom, rng):
                 fade = np.clip((phi_end - phi[amask]) / 0.15, 0.2, 1)
                 ant.add(xx[amask], yy[amask], 0.7 * fs[amask] * fade)
     cort = max(0.2 * rib_r / px, 0.6)
-    ratio = 0.55  # rib AP thickness / craniocaudal height
-    bone += post.render(rib_r / px, cort, 0.35, 0.3) * px / 10 * ratio * mineral
-    bone += ant.render(0.9 * rib_r / px, cort, 0.35, 0.8 if view == "PA" else 0.4) * px / 10 * ratio * mineral
+    ratio = 0.42  # rib AP thickness / craniocaudal height
+    # below the domes the ribs are lost in the dense abdomen (partial-volume with liver/spleen)
+    y_dia = np.where(X < xm, sr["y_dia"], geom.side["left"]["y_dia"])
+    under = 1 - 0.7 * _smoothstep((Y - y_dia) / (0.08 * hl))
+    ribs = post.render(rib_r / px, cort, 0.45, 0.5) * ratio
+    ribs += ant.render(0.9 * rib_r / px, cort, 0.45, 1.0 if view == "PA" else 0.6) * 0.75 * ratio
+    bone += ribs * under * px / 10 * mineral
     # clavicles, scapular borders and humeri
     cl = _Lines(geom)
     y_clav = y_t1 + (2.6 - (1.2 if view == "AP" else 0.0)) * pitch + 0.2 * pitch * rng.standard_normal()
@@ -548,7 +563,12 @@ def _skeleton(geom, rng):
         bone += (0.35 * plate * mineral).astype(np.float32)
         hx, hy = xm + s * (0.5 * wt + 0.1 * wt), y_clav + 1.0 * pitch
         rh = 0.075 * wt
-        bone += (0.6 * (_blob(X, Y, hx, hy, rh, rh, 2 * rh / 10) - 0.6 * _blob(X, Y, hx, hy, 0.88 * rh, 0.88 * rh, 1.76 * rh / 10))).clip(0) * mineral
+        e = ((X - hx) / rh) ** 2 + ((Y - hy) / rh) ** 2  # solid head, soft edge, faint cortex
+        head = np.sqrt(np.clip(1 - e, 0, None)) * _smoothstep((1 - e) / 0.25)
+        head = 0.8 * head + 0.2 * np.exp(-0.5 * ((e - 0.85) / 0.1) ** 2)
+        if body is not None:  # no bone floating outside the body contour
+            head = head * np.clip(body / (0.5 * float(body.max()) + 1e-6), 0, 1)
+        bone += (0.35 * 2 * rh / 10 * head * mineral).astype(np.float32)
     return bone
 
 
@@ -560,7 +580,9 @@ def _spine(geom, x_post, y_t1, pitch, mineral):
     width = 0.11 * wt * (1 + 0.25 * np.clip(k / 12, -0.3, 1.5))[:, None]
     dx = X - x_post
     R = width / 2
-    body = 2 * np.sqrt(np.clip(R ** 2 - dx ** 2, 0, None)) - 0.75 * 2 * np.sqrt(np.clip((R - 1.2) ** 2 - dx ** 2, 0, None))
+    # vertebral body: a soft band (cancellous core, thin cortex), not two cortical lines
+    ch = 2 * np.sqrt(np.clip(R ** 2 - dx ** 2, 0, None)) - 0.4 * 2 * np.sqrt(np.clip((R - 1.5) ** 2 - dx ** 2, 0, None))
+    body = ch * _smoothstep((R - np.abs(dx)) / (0.25 * R))
     v = (k - np.floor(k))[:, None]
     disc = 0.12
     vb = _smoothstep((v - disc) / 0.04) * _smoothstep((1 - disc - v) / 0.04)
@@ -571,7 +593,7 @@ def _spine(geom, x_post, y_t1, pitch, mineral):
     for sgn in (-1, 1):
         pu = (dx - sgn * 0.36 * width) / (0.09 * width)
         rr = np.sqrt(pu ** 2 + pv ** 2)
-        out = out + 0.08 * R * np.exp(-0.5 * ((rr - 1) / 0.3) ** 2)
+        out = out + 0.05 * R * np.exp(-0.5 * ((rr - 0.85) / 0.45) ** 2)
     sv = (np.mod(k + 0.35, 1.0)[:, None] - 0.5) / 0.3
     out = out + 0.06 * R * np.exp(-0.5 * ((dx / (0.07 * width)) ** 2 + sv ** 2))
     out = out * (yv[:, None] > y_t1 - 6 * pitch) * (1 - 0.4 * _smoothstep((yv[:, None] - y_t1) / (10 * pitch)))
