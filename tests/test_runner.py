@@ -111,3 +111,13 @@ def test_read_only_output_is_a_clear_error(tmp_path):
         locked.mkdir(mode=0o500)
     with pytest.raises(OutputError, match="cannot write"):
         synthmed.generate(parse_spec(TOY), locked / "out", progress=False, workers=1)
+
+
+def test_files_get_the_usual_permissions(tmp_path):
+    import os
+    import stat
+    root = synthmed.generate(parse_spec(TOY), tmp_path / "out", count=1, workers=1, progress=False)
+    mode = stat.S_IMODE((root / "images" / "000000.png").stat().st_mode)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert mode == 0o666 & ~umask

@@ -17,6 +17,8 @@ from pathlib import Path
 from synthmed.errors import OutputError
 
 TMP_PREFIX = ".tmp-"
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 __all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "sha256_file",
            "remove_temporaries"]
@@ -38,6 +40,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=path.suffix, dir=path.parent)
     os.close(fd)
     tmp = Path(tmp)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; files get the usual permissions
     try:
         yield tmp
         os.replace(tmp, path)
