@@ -129,3 +129,19 @@ def test_utility_section_with_a_class_target(tmp_path):
     assert utility["tstr"]["metrics"]["auc"]["value"] > 0.8   # bright discs are easy
     assert metrics["figures"]["mixing_curve"]["x"] == [0, 0.25, 0.5, 1.0]
     assert any(line.startswith("Utility:") for line in metrics["verdict"])
+
+
+def test_privacy_section_finds_planted_copies(tmp_path):
+    train = real_folder(tmp_path, n=12)
+    holdout = tmp_path / "holdout"
+    holdout.mkdir()
+    for i in range(8):   # unseen crops of other images
+        img = data.astronaut()[..., 0].astype(float)[i * 20:i * 20 + 200, 100:300] / 255
+        Image.fromarray(np.uint8(transform.resize(img, (64, 64)) * 255)).save(holdout / f"h{i}.png")
+    evaluate(train, tmp_path / "out", real=holdout, train=train, size=(64, 64), progress=False)
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    privacy = metrics["privacy"]
+    assert privacy["near_copies"] == 12                 # the "generator" copied its training set
+    assert privacy["membership_inference_auc"] == pytest.approx(1.0)
+    assert privacy["distance_ratio_fraction_below_1"] == 1.0
+    assert len(metrics["figures"]["near_copies"]["ids"]) == 8
