@@ -87,10 +87,11 @@ def evaluate(synthetic, out_dir, *, real=None, train=None, features: str = "radi
                               "image_size": list(size)},
                      "figures": {}}
     figures, images = metrics["figures"], {}
-    figures["synthetic_samples"] = _samples(synth, "Synthetic images", images, seed)
+    figures["synthetic_samples"] = _samples(synth, "synthetic_samples", "Synthetic images",
+                                            images, seed)
     fid_synth = fid_real = None
     if ref is not None:
-        figures["real_samples"] = _samples(ref, "Real images", images, seed)
+        figures["real_samples"] = _samples(ref, "real_samples", "Real images", images, seed)
         extract = _extractor(features, ref, seed, progress)
         fid_real, fid_synth = extract(ref.images), extract(synth.images)
         metrics["features"] = {"method": features, "description": _describe(features),
@@ -130,9 +131,9 @@ def _describe(method: str) -> str:
     return describe(method)
 
 
-def _samples(s: ImageSet, title: str, images: dict, seed: int) -> dict:
+def _samples(s: ImageSet, fid: str, title: str, images: dict, seed: int) -> dict:
+    """A grid of up to GRID images of ``s``, drawn into ``images[fid]``; ids for the JSON."""
     pick = np.sort(np.random.default_rng(seed).permutation(len(s))[:GRID])
-    fid = "real_samples" if title.startswith("Real") else "synthetic_samples"
     images[fid] = [s.images[i] for i in pick]
     return {"kind": "samples", "title": title, "ids": [s.ids[i] for i in pick]}
 
