@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from synthmed._io import atomic_path, atomic_write_text
 from synthmed.errors import OutputError, SynthmedError
 
 __all__ = ["require_torch", "seeded", "progress_bar", "fit", "predict", "to_tensor",
@@ -343,22 +344,19 @@ def cached_feature_extractor(real, cache_dir: str | Path | None = None, *,
     try:
         folder.mkdir(parents=True, exist_ok=True)
         module = extractor.module.to("cpu")
-        _atomic(weights, lambda p: torch.save(module.state_dict(), p))
-        with warnings.catch_warnings():  # TorchScript is deprecated but still the format asked
+        with atomic_path(weights) as tmp:
+            torch.save(module.state_dict(), tmp)
+        with warnings.catch_warnings(), atomic_path(script) as tmp:
+            # TorchScript is deprecated but still the format asked for
             warnings.simplefilter("ignore", DeprecationWarning)
-            _atomic(script, lambda p: torch.jit.save(torch.jit.script(module), p))
+            torch.jit.save(torch.jit.script(module), str(tmp))
         meta = {"format": _FORMAT, "params": params.model_dump(), "seed": seed,
                 "n_images": len(images), "image_shape": list(images.shape[1:]),
                 "source": getattr(real, "source", ""), "torch": torch.__version__}
-        _atomic(folder / f"{key}.json", lambda p: Path(p).write_text(json.dumps(meta, indent=2)))
+        atomic_write_text(folder / f"{key}.json", json.dumps(meta, indent=2))
     except OSError as exc:
         raise OutputError(f"cannot write the feature cache in {folder}: {exc}; set "
                           "SYNTHMED_CACHE_DIR to a writable folder") from None
     extractor.torchscript_path = script
     return extractor
 
-
-def _atomic(path: Path, write: Callable[[str], None]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    write(str(tmp))
-    os.replace(tmp, path)

@@ -18,7 +18,6 @@ the rest.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -130,6 +129,3 @@ def mark_complete(root: Path, spec: DatasetSpec) -> None:
         "identity": spec.identity(), "count": spec.count, "state": "complete",
         "synthmed": __version__}, indent=1) + "\n")
 
-
-def is_dataset(root: os.PathLike) -> bool:
-    return (Path(root) / RUN_FILE).is_file()
