@@ -1,26 +1,31 @@
-"""Projection radiography: Beer–Lambert attenuation through material path lengths.
+"""Projection radiography: an acquisition model from tube to "for presentation" image.
 
-The model, step by step (each step is one small function):
+Each step is one small function; :func:`project` chains them.
 
-1. :func:`spectrum` — a tungsten-anode tube spectrum (Kramers' law) hardened by the tube's
-   inherent and added filtration, grouped into a few energy bins.
+1. :func:`spectrum` — the tungsten-anode tube spectrum from ``spekpy`` (kVp, anode angle,
+   aluminium and copper filtration, position along the anode–cathode axis), grouped into a
+   few energy bins; :func:`fluence_per_mas` gives its photon fluence at the detector.
 2. :func:`mass_attenuation` — NIST mass attenuation coefficients (``xraydb``, Elam/XCOM data)
-   of ICRU-44 body tissues and other materials, in cm²/g.
-3. :func:`project` — polychromatic Beer–Lambert transmission through per-material path-length
-   maps, energy-integrating CsI detector, a simple scatter estimate, Poisson quantum noise
-   scaled by mAs, and detector blur (Gaussian MTF). Returns the detector signal normalised
-   to an unattenuated (air) exposure: about 1 in air, lower behind the body.
-4. :func:`display` — what a radiography system does before showing an image: log
-   transform, large-area dynamic range compression, unsharp masking and a film-like
-   (sigmoid) characteristic curve anchored on percentiles of the patient, so that
-   bone and dense tissue are bright and lung is dark ("for presentation" image, [0, 1]).
+   of ICRU-44 body tissues, contrast medium and device metals, in cm²/g.
+3. :func:`project` — Beer–Lambert transmission per energy bin through per-material path
+   lengths, an energy-integrating CsI detector, the heel effect (:func:`heel_profile`),
+   kernel-based scatter with or without an anti-scatter grid (:func:`scatter_signal`), quantum noise
+   scaled by mAs, electronic noise and detector blur (Gaussian MTF). Returns the detector
+   signal normalised to an unattenuated (air) exposure: about 1 in air, lower behind the body.
+4. :func:`display` — what a radiography system does before showing an image: log transform,
+   large-area dynamic range compression, unsharp masking and a window (film-like sigmoid or
+   linear), so that bone and dense tissue are bright and lung is dark, in [0, 1].
+
+:func:`half_value_layer_mm_al` measures a spectrum's first HVL with the same attenuation data,
+which ties the pieces together: it agrees with ``spekpy``'s own HVL (tested).
 
 Example
 -------
 >>> import numpy as np
 >>> from synthmed.physics.xray import project, display
 >>> slab = {"soft_tissue": np.full((8, 8), 20.0, np.float32)}
->>> sig = project(slab, spacing_mm=1.0, kvp=110, mas=2.0, rng=np.random.default_rng(0))
+>>> sig = project(slab, spacing_mm=1.0, kvp=110, mas=2.0, rng=np.random.default_rng(0),
+...               scatter=False)
 >>> bool(0.0 < sig.mean() < 0.2)
 True
 """
@@ -32,14 +37,17 @@ from functools import lru_cache
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["MATERIALS", "mass_attenuation", "linear_attenuation", "spectrum", "project",
-           "display", "photons_per_mm2"]
+__all__ = ["MATERIALS", "mass_attenuation", "linear_attenuation", "air_kerma_coefficient",
+           "spectrum", "fluence_per_mas", "half_value_layer_mm_al", "heel_profile",
+           "scatter_to_primary_ratio", "scatter_signal", "mtf", "project", "display"]
 
 # Density (g/cm³) and composition (mass fractions). Body tissues are ICRU Report 44 (1989)
 # as tabulated by NIST (Hubbell & Seltzer, "Tables of X-Ray Mass Attenuation Coefficients
 # and Mass Energy-Absorption Coefficients", NIST Standard Reference Database 126, Table 2).
 # "lung" is ICRU-44 lung tissue at the density of inflated, air-filled lung (0.26 g/cm³,
 # ICRU Report 46) so that a path length through the lung field can be used directly.
+# "iodine_contrast" is iohexol 647 mg/mL in water (300 mg I/mL, 1.349 g/cm³, e.g. Omnipaque
+# 300); "stainless_steel" is AISI 316L (nominal composition).
 MATERIALS: dict[str, tuple[float, dict[str, float]]] = {
     "soft_tissue": (1.06, {"H": .102, "C": .143, "N": .034, "O": .708, "Na": .002,
                            "P": .003, "S": .003, "Cl": .002, "K": .003}),
@@ -51,16 +59,23 @@ MATERIALS: dict[str, tuple[float, dict[str, float]]] = {
                     "S": .003, "Cl": .003, "K": .002}),
     "water": (1.0, {"H": .111894, "O": .888106}),
     "air": (0.001205, {"C": .000124, "N": .755268, "O": .231781, "Ar": .012827}),
+    "iodine_contrast": (1.349, {"H": .0735, "C": .1333, "N": .0246, "O": .5463, "I": .2223}),
     "aluminium": (2.699, {"Al": 1.0}),
+    "titanium": (4.506, {"Ti": 1.0}),
+    "stainless_steel": (8.0, {"Fe": .65, "Cr": .17, "Ni": .12, "Mo": .025, "Mn": .02,
+                              "Si": .01, "C": .005}),
     "copper": (8.96, {"Cu": 1.0}),
     "lead": (11.35, {"Pb": 1.0}),
     "csi": (4.51, {"Cs": .511549, "I": .488451}),
 }
 
-# Unattenuated photon fluence at the detector per mAs and kV², for a chest set-up
-# (180 cm source–image distance, ~3 mm Al + 0.1 mm Cu, anti-scatter grid transmission
-# ~0.6): about 25 µGy/mAs at 1 m for 100 kVp, ~3e4 photons/(mm² µGy).
-_FLUENCE_PER_MAS_AT_100KV = 2.0e5  # photons / mm² / mAs
+# Mass energy-absorption coefficient of dry air, μen/ρ in cm²/g (NIST SRD 126, "Air, Dry
+# (near sea level)"), for air kerma: keV -> cm²/g; log-log interpolated.
+_AIR_MU_EN = ((10, 4.742), (15, 1.334), (20, 0.5389), (30, 0.1537), (40, 0.06833),
+              (50, 0.04098), (60, 0.03041), (80, 0.02407), (100, 0.02325), (150, 0.02496))
+
+# Anti-scatter grid (focused, ratio ~10:1, 40 lines/cm): primary and scatter transmission.
+_GRID_PRIMARY, _GRID_SCATTER = 0.72, 0.12
 
 
 @lru_cache(maxsize=256)
@@ -106,57 +121,210 @@ def linear_attenuation(material: str, energy_kev) -> np.ndarray | float:
     return mass_attenuation(material, energy_kev) * MATERIALS[material][0]
 
 
-def spectrum(kvp: float, n_bins: int = 8, filtration_mm_al: float = 3.0,
-             filtration_mm_cu: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
-    """Filtered tungsten-anode photon spectrum grouped into energy bins.
+def air_kerma_coefficient(energy_kev) -> np.ndarray:
+    """Mass energy-absorption coefficient of air, μen/ρ in cm²/g (NIST SRD 126).
 
-    Kramers' law for the bremsstrahlung photon number, ``dN/dE ∝ (kVp − E) / E``, attenuated by
-    aluminium and copper filtration (NIST μ/ρ). Characteristic lines are left out.
-    (To be replaced by ``spekpy`` spectra; the signature stays.)
+    Air kerma per photon is ``E · μen/ρ``; used to weight spectra for half-value layers.
+
+    >>> round(float(air_kerma_coefficient(60.0)), 4)
+    0.0304
+    """
+    e, m = np.log(np.array(_AIR_MU_EN, float)).T
+    return np.exp(np.interp(np.log(np.asarray(energy_kev, float)), e, m))
+
+
+@lru_cache(maxsize=128)
+def _spekpy_spectrum(kvp: float, al: float, cu: float, anode_angle: float, x_cm: float,
+                     sid_cm: float) -> tuple[np.ndarray, np.ndarray]:
+    import spekpy
+
+    s = spekpy.Spek(kvp=kvp, th=anode_angle, dk=0.5, x=x_cm, z=sid_cm)
+    if al > 0:
+        s.filter("Al", al)
+    if cu > 0:
+        s.filter("Cu", cu)
+    k, fluence = s.get_spectrum(edges=False)  # photons / cm² / mAs / keV at z
+    k, n = np.asarray(k, float), np.asarray(fluence, float) * 0.5 / 100.0  # per mm², per bin
+    keep = n > 0
+    return k[keep], n[keep]
+
+
+def _fine_spectrum(kvp, filtration_mm_al, filtration_mm_cu, anode_angle_deg,
+                   offaxis_mm=0.0, sid_mm=1000.0):
+    """spekpy spectrum, photons/mm² per 0.5 keV bin per mAs; kVp on a 0.5 kV grid (cached)."""
+    return _spekpy_spectrum(round(float(kvp) * 2.0) / 2.0, round(float(filtration_mm_al), 3),
+                            round(float(filtration_mm_cu), 3), round(float(anode_angle_deg), 2),
+                            round(float(offaxis_mm) / 10.0, 2), round(float(sid_mm) / 10.0, 1))
+
+
+def spectrum(kvp: float, n_bins: int = 8, filtration_mm_al: float = 2.5,
+             filtration_mm_cu: float = 0.0, anode_angle_deg: float = 12.0
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Filtered tungsten-anode photon spectrum (``spekpy``) grouped into energy bins.
+
+    ``spekpy`` models bremsstrahlung and characteristic lines from the anode (self-filtration
+    set by the anode angle) and the added filtration; 0.5 keV bins are grouped into
+    ``n_bins`` bins of equal width between 10 keV and ``kvp``. The kVp is taken to the
+    nearest 0.5 kV (finer than a generator's setting) so that spectra can be cached.
 
     Parameters
     ----------
     kvp : float
-        Tube peak voltage in kV (the maximum photon energy in keV).
+        Tube peak voltage in kV (the maximum photon energy in keV), 30..150.
     n_bins : int
-        Number of energy bins returned.
+        Number of energy bins returned (bins with no photons are dropped).
     filtration_mm_al, filtration_mm_cu : float
         Total filtration in mm of aluminium and of copper.
+    anode_angle_deg : float
+        Anode (target) angle in degrees.
 
     Returns
     -------
-    energies_kev : ndarray, shape (n_bins,)
+    energies_kev : ndarray
         Fluence-weighted mean energy of each bin in keV.
-    weights : ndarray, shape (n_bins,)
+    weights : ndarray
         Fraction of the photons in each bin (sums to 1).
+
+    Examples
+    --------
+    >>> e, w = spectrum(80, n_bins=4)
+    >>> bool(abs(w.sum() - 1) < 1e-9 and 30 < (e * w).sum() < 50)
+    True
     """
-    return _spectrum(float(kvp), int(n_bins), float(filtration_mm_al), float(filtration_mm_cu))
+    k, n = _fine_spectrum(kvp, filtration_mm_al, filtration_mm_cu, anode_angle_deg)
+    return _bin(k, n, float(kvp), int(n_bins))
 
 
-@lru_cache(maxsize=64)
-def _spectrum(kvp, n_bins, al, cu):
-    e = np.arange(10.0, kvp, 0.5) + 0.25
-    n = (kvp - e) / e
-    n *= np.exp(-linear_attenuation("aluminium", e) * al / 10.0
-                - linear_attenuation("copper", e) * cu / 10.0)
-    edges = np.linspace(e[0] - 0.25, kvp, n_bins + 1)
-    idx = np.clip(np.digitize(e, edges) - 1, 0, n_bins - 1)
+def _bin(k: np.ndarray, n: np.ndarray, kvp: float, n_bins: int):
+    edges = np.linspace(min(10.0, k[0]), kvp, n_bins + 1)
+    idx = np.clip(np.digitize(k, edges) - 1, 0, n_bins - 1)
     w = np.bincount(idx, weights=n, minlength=n_bins)
-    ebar = np.bincount(idx, weights=n * e, minlength=n_bins) / np.maximum(w, 1e-30)
+    ebar = np.bincount(idx, weights=n * k, minlength=n_bins) / np.maximum(w, 1e-30)
     keep = w > 1e-6 * w.sum()
     return ebar[keep], w[keep] / w[keep].sum()
 
 
-def photons_per_mm2(kvp: float, mas: float) -> float:
-    """Unattenuated photon fluence at the detector, photons/mm², for a chest set-up."""
-    return _FLUENCE_PER_MAS_AT_100KV * mas * (kvp / 100.0) ** 2
+def fluence_per_mas(kvp: float, sid_mm: float = 1000.0, filtration_mm_al: float = 2.5,
+                    filtration_mm_cu: float = 0.0, anode_angle_deg: float = 12.0) -> float:
+    """Unattenuated photon fluence at the detector on the central axis, photons/mm² per mAs.
+
+    From ``spekpy`` (inverse-square law to the source–image distance ``sid_mm``).
+
+    >>> f = fluence_per_mas(80, sid_mm=1000, filtration_mm_al=2.5)
+    >>> bool(1e5 < f < 1e7)
+    True
+    """
+    _, n = _fine_spectrum(kvp, filtration_mm_al, filtration_mm_cu, anode_angle_deg,
+                          sid_mm=sid_mm)
+    return float(n.sum())
+
+
+def half_value_layer_mm_al(energies_kev, weights) -> float:
+    """First half-value layer in mm of aluminium of a spectrum, by air kerma.
+
+    Solves ``Σ w E μen(E) exp(-μ_Al(E) x) = ½ Σ w E μen(E)`` for ``x`` with NIST data
+    (:func:`mass_attenuation`, :func:`air_kerma_coefficient`).
+
+    >>> e, w = spectrum(80, n_bins=140, filtration_mm_al=2.5)
+    >>> round(half_value_layer_mm_al(e, w), 1)   # spekpy's own get_hvl1(): 2.73 mm
+    2.7
+    """
+    from scipy.optimize import brentq
+
+    e, w = np.asarray(energies_kev, float), np.asarray(weights, float)
+    kerma = w * e * air_kerma_coefficient(e)
+    mu = linear_attenuation("aluminium", e) / 10.0  # 1/mm
+    half = 0.5 * kerma.sum()
+    return float(brentq(lambda x: (kerma * np.exp(-mu * x)).sum() - half, 0.0, 200.0,
+                        xtol=1e-6))
+
+
+def heel_profile(n_pixels: int, spacing_mm: float, kvp: float, sid_mm: float = 1000.0,
+                 anode_angle_deg: float = 12.0, filtration_mm_al: float = 2.5,
+                 filtration_mm_cu: float = 0.0) -> np.ndarray:
+    """Relative fluence along the anode–cathode axis (the heel effect), 1 on the central ray.
+
+    Pixel 0 is on the anode side, where photons leave the target at a grazing angle and are
+    more attenuated in it. ``spekpy`` is evaluated every 5 cm from the central ray at the
+    nearest 10 kV (the profile's shape changes slowly with kVp), and interpolated linearly.
+
+    >>> p = heel_profile(300, 1.0, 80)   # 30 cm field at 100 cm: ~25 % less at the anode edge
+    >>> bool(0.7 < p[0] < 0.8 and p[150] > p[0] and abs(p[-1] - 1) < 0.05)
+    True
+    """
+    half = 0.5 * (n_pixels - 1) * spacing_mm
+    reach = 50.0 * np.ceil(half / 50.0)
+    xs_mm = np.arange(-reach, reach + 1.0, 50.0)
+    kv = float(np.clip(10.0 * round(kvp / 10.0), 30.0, 150.0))
+    f0 = fluence_per_mas(kv, sid_mm, filtration_mm_al, filtration_mm_cu, anode_angle_deg)
+    rel = [_fine_spectrum(kv, filtration_mm_al, filtration_mm_cu, anode_angle_deg,
+                          offaxis_mm=x, sid_mm=sid_mm)[1].sum() / f0 for x in xs_mm]
+    return np.interp(np.linspace(-half, half, n_pixels), xs_mm, rel).astype(np.float32)
+
+
+def scatter_to_primary_ratio(water_equivalent_cm, grid: bool = True) -> np.ndarray:
+    """Scatter-to-primary ratio behind a patient of the given water-equivalent thickness.
+
+    Large-field, 70–120 kVp: SPR ≈ 0.19 per cm of water without a grid (about 2 for 10 cm,
+    4 for 20 cm; Boone & Seibert, Med. Phys. 15 (1988) 713), reduced by the grid's scatter
+    to primary transmission (0.12 / 0.72 for a 10:1 grid).
+
+    >>> round(float(scatter_to_primary_ratio(20.0, grid=False)), 1)
+    3.8
+    """
+    spr = 0.19 * np.maximum(np.asarray(water_equivalent_cm, float), 0.0)
+    return spr * (_GRID_SCATTER / _GRID_PRIMARY) if grid else spr
+
+
+def scatter_signal(primary: np.ndarray, water_equivalent_cm: np.ndarray, spacing_mm: float,
+            grid: bool = True) -> np.ndarray:
+    """Scatter reaching the detector, by convolving primary × SPR with a broad kernel.
+
+    Kernel-based scatter estimation (Love & Kruger, Med. Phys. 14 (1987) 178): each pixel's
+    scatter is the primary behind it times the local scatter-to-primary ratio
+    (:func:`scatter_to_primary_ratio`), spread by a two-Gaussian kernel (σ = 15 and 60 mm,
+    weights 0.3 and 0.7) that integrates to 1, so the SPR of a uniform slab is preserved.
+
+    Parameters
+    ----------
+    primary : ndarray
+        Primary signal at the detector (any linear unit).
+    water_equivalent_cm : ndarray
+        Mass thickness of the patient along each ray in g/cm² (= cm of water).
+    spacing_mm : float
+        Pixel size in mm.
+    grid : bool
+        Whether an anti-scatter grid is in place.
+
+    Returns
+    -------
+    ndarray
+        Scatter signal in the unit of ``primary``.
+    """
+    source = primary * scatter_to_primary_ratio(water_equivalent_cm, grid)
+    return (0.3 * _very_smooth(source, spacing_mm, 15.0)
+            + 0.7 * _very_smooth(source, spacing_mm, 60.0)).astype(np.float32)
+
+
+def mtf(frequency_lp_mm, blur_mm: float) -> np.ndarray:
+    """Modulation transfer function of the Gaussian detector blur used by :func:`project`.
+
+    ``MTF(f) = exp(-2 π² σ² f²)`` for a point-spread function of standard deviation ``σ``
+    (``blur_mm``) and spatial frequency ``f`` in line pairs per mm.
+
+    >>> round(float(mtf(1.0, 0.3)), 3)   # σ = 0.3 mm: MTF at 1 lp/mm
+    0.169
+    """
+    f = np.asarray(frequency_lp_mm, float)
+    return np.exp(-2.0 * np.pi ** 2 * blur_mm ** 2 * f ** 2)
 
 
 def project(path_length_cm: dict[str, np.ndarray], spacing_mm: float, kvp: float, mas: float,
             rng: np.random.Generator | None, *, n_bins: int = 8, noise: bool = True,
-            blur_mm: float = 0.3, scatter_fraction: float = 0.2,
-            filtration_mm_al: float = 3.0, filtration_mm_cu: float = 0.1,
-            scintillator_mm: float = 0.6) -> np.ndarray:
+            sid_mm: float = 1000.0, filtration_mm_al: float = 2.5,
+            filtration_mm_cu: float = 0.0, anode_angle_deg: float = 12.0, heel: bool = True,
+            scatter: bool = True, grid: bool = True, blur_mm: float = 0.3,
+            electronic_noise: float = 2.0, scintillator_mm: float = 0.6) -> np.ndarray:
     """Simulate the detector signal of a projection radiograph.
 
     Parameters
@@ -164,6 +332,7 @@ def project(path_length_cm: dict[str, np.ndarray], spacing_mm: float, kvp: float
     path_length_cm : dict of str to ndarray
         Path length in cm through each material (keys of :data:`MATERIALS`) along the ray that
         reaches each detector pixel; all arrays have the detector's shape ``(rows, cols)``.
+        (:func:`synthmed.physics.drr.path_lengths_from_ct` makes them from a CT volume.)
     spacing_mm : float
         Detector pixel size in mm (square pixels).
     kvp : float
@@ -171,15 +340,22 @@ def project(path_length_cm: dict[str, np.ndarray], spacing_mm: float, kvp: float
     mas : float
         Tube current–time product in mAs; sets the photon fluence and so the quantum noise.
     rng : numpy.random.Generator or None
-        Random stream for the quantum noise (``None`` or ``noise=False``: noiseless).
+        Random stream for the noise (``None`` or ``noise=False``: noiseless).
     n_bins : int
         Energy bins of the polychromatic spectrum.
+    sid_mm : float
+        Source–image distance in mm (fluence by the inverse-square law).
+    filtration_mm_al, filtration_mm_cu, anode_angle_deg : float
+        Tube filtration in mm and anode angle in degrees (see :func:`spectrum`).
+    heel : bool
+        Apply the heel effect along the rows (anode at the top of the image).
+    scatter, grid : bool
+        Add kernel-based scatter (:func:`scatter_signal`); with an anti-scatter grid in place.
     blur_mm : float
-        Standard deviation in mm of the Gaussian detector point-spread function (MTF).
-    scatter_fraction : float
-        Scatter-to-total ratio after the grid, modelled as a very smooth copy of the primary.
-    filtration_mm_al, filtration_mm_cu : float
-        Beam filtration in mm.
+        Standard deviation in mm of the Gaussian detector point-spread function
+        (see :func:`mtf`).
+    electronic_noise : float
+        Standard deviation of additive detector read noise, in detected quanta per pixel.
     scintillator_mm : float
         CsI thickness in mm, for the detector's energy-dependent absorption.
 
@@ -187,31 +363,45 @@ def project(path_length_cm: dict[str, np.ndarray], spacing_mm: float, kvp: float
     -------
     float32 ndarray
         Detector signal relative to an unattenuated exposure (about 1 in air; dimensionless).
+
+    Notes
+    -----
+    Quantum noise is drawn as ``N(λ, λ)`` (the Gaussian limit of Poisson counting, exact to
+    well under 1 % for the hundreds of quanta per pixel of any clinical exposure). Its
+    standard-normal field does not depend on the image, so re-rendering an edited phantom with
+    the same ``rng`` changes the noise only where the signal changed.
     """
-    energies, weights = spectrum(kvp, n_bins, filtration_mm_al, filtration_mm_cu)
+    energies, weights = spectrum(kvp, n_bins, filtration_mm_al, filtration_mm_cu,
+                                 anode_angle_deg)
     eta = 1.0 - np.exp(-linear_attenuation("csi", energies) * scintillator_mm / 10.0)
-    shape = np.shape(next(iter(path_length_cm.values())))
-    # line integrals per energy bin: sum over materials of mu(E) * L
     names = [k for k, v in path_length_cm.items() if v is not None]
+    shape = np.shape(path_length_cm[names[0]])
     mus = np.stack([linear_attenuation(k, energies) for k in names])  # (materials, bins)
-    stack = np.stack([np.asarray(path_length_cm[k], np.float32).ravel() for k in names])
-    line = (mus.T.astype(np.float32) @ stack)  # (bins, pixels)
-    trans = np.exp(-line)
-    q_w = (weights * eta).astype(np.float32)          # detected quanta per incident photon
+    stack = np.stack([np.broadcast_to(np.asarray(path_length_cm[k], np.float32), shape).ravel()
+                      for k in names])
+    trans = np.exp(-(mus.T.astype(np.float32) @ stack))  # (bins, pixels)
+    q_w = (weights * eta).astype(np.float32)             # detected quanta per incident photon
     e_w = (weights * eta * energies).astype(np.float32)  # signal (keV) per incident photon
-    quanta = (q_w @ trans).reshape(shape)              # relative detected quanta
+    quanta = (q_w @ trans).reshape(shape)
     energy = (e_w @ trans).reshape(shape)
+    if scatter:
+        density = np.array([MATERIALS[k][0] for k in names], np.float32)
+        water_cm = (density @ stack).reshape(shape)
+        sc = scatter_signal(quanta, water_cm, spacing_mm, grid)
+        energy = energy + sc * float(energy.mean() / max(quanta.mean(), 1e-12))
+        quanta = quanta + sc
+    if heel:
+        profile = heel_profile(shape[0], spacing_mm, kvp, sid_mm, anode_angle_deg,
+                               filtration_mm_al, filtration_mm_cu)[:, None]
+        quanta, energy = quanta * profile, energy * profile
     air_energy = float(e_w.sum())
-    if scatter_fraction > 0:
-        sf = scatter_fraction / (1.0 - scatter_fraction)
-        sc_q = _very_smooth(quanta, spacing_mm, 40.0)
-        quanta = quanta + sf * sc_q
-        energy = energy + sf * sc_q * (energy.mean() / max(quanta.mean(), 1e-12))
-    mean_e = energy / np.maximum(quanta, 1e-12)
     if noise and rng is not None:
-        n0 = photons_per_mm2(kvp, mas) * spacing_mm ** 2
+        n0 = (fluence_per_mas(kvp, sid_mm, filtration_mm_al, filtration_mm_cu, anode_angle_deg)
+              * mas * spacing_mm ** 2 * (_GRID_PRIMARY if grid else 1.0))
         lam = quanta * n0
-        counts = rng.poisson(lam).astype(np.float32)
+        z = rng.standard_normal((2, *shape), dtype=np.float32)
+        counts = np.maximum(lam + np.sqrt(lam) * z[0] + electronic_noise * z[1], 0.0)
+        mean_e = energy / np.maximum(quanta, 1e-12)
         signal = counts * mean_e / (n0 * air_energy)
     else:
         signal = energy / air_energy
@@ -238,14 +428,15 @@ def _very_smooth(img: np.ndarray, spacing_mm: float, sigma_mm: float) -> np.ndar
 def display(signal: np.ndarray, spacing_mm: float, *, drc_amount: float = 0.6,
             drc_sigma_mm: float = 25.0, unsharp_amount: float = 0.6,
             unsharp_sigma_mm: float = 2.5, window_percentiles: tuple[float, float] = (0.5, 99.5),
+            window: tuple[float, float] | None = None, curve: str = "sigmoid",
             gamma: float = 1.0, contrast: float = 3.2, level: float = -0.1) -> np.ndarray:
-    """Turn a detector signal into a chest radiograph for presentation.
+    """Turn a detector signal into a radiograph for presentation.
 
     Log transform (to line integrals, so attenuation adds up), dynamic range compression
-    (subtract part of a heavily smoothed copy so lung and mediastinum both show), unsharp
-    masking (edge enhancement), then a film-like characteristic curve: the processed signal is
-    scaled between two percentiles of the patient's pixels and passed through a logistic
-    (sigmoid) curve with a soft toe and shoulder, so nothing large clips to pure black or white.
+    (subtract part of a heavily smoothed copy so dense and thin parts both show), unsharp
+    masking (edge enhancement), then a window: the processed signal is scaled between two
+    percentiles of the patient's pixels (or a fixed ``window``) and passed through a logistic
+    (film-like) curve with a soft toe and shoulder, or a linear ramp with clipping.
     Bright = more attenuation (bone, heart, metal); dark = lung and air.
 
     Parameters
@@ -255,16 +446,21 @@ def display(signal: np.ndarray, spacing_mm: float, *, drc_amount: float = 0.6,
     spacing_mm : float
         Pixel size in mm (the filter sizes are in mm).
     drc_amount, drc_sigma_mm : float
-        Fraction of the large-area signal removed, and its smoothing scale in mm.
+        Fraction of the large-area signal removed (0 = off), and its smoothing scale in mm.
     unsharp_amount, unsharp_sigma_mm : float
-        Edge-enhancement gain and the scale of the blurred copy in mm.
+        Edge-enhancement gain (0 = off) and the scale of the blurred copy in mm.
     window_percentiles : (float, float)
-        Percentiles of the patient's processed signal that anchor the characteristic curve
-        (mapped to about 0.1 and 0.9 at the default ``contrast``).
+        Percentiles of the patient's processed signal that set the window.
+    window : (float, float), optional
+        A fixed window in processed log units instead of percentiles, so two renders of an
+        edited phantom share one grey scale.
+    curve : {"sigmoid", "linear"}
+        Film-like logistic curve (window ends at about 0.1 and 0.9 for ``contrast`` 3.2),
+        or a linear ramp from 0 to 1 across the window.
     gamma : float
-        Exponent applied to the output (>1 darkens mid-greys).
+        Exponent applied to the output (> 1 darkens mid-greys).
     contrast : float
-        Slope of the logistic curve (film gamma); higher = more contrast, harder toe/shoulder.
+        Slope of the logistic curve (film gamma); higher = more contrast.
     level : float
         Shift of the curve's midpoint in window units (positive = darker image).
 
@@ -272,6 +468,8 @@ def display(signal: np.ndarray, spacing_mm: float, *, drc_amount: float = 0.6,
     -------
     float32 ndarray in [0, 1]
     """
+    if curve not in ("sigmoid", "linear"):
+        raise ValueError(f"curve must be 'sigmoid' or 'linear', got {curve!r}")
     p = -np.log(np.maximum(signal, 1e-6)).astype(np.float32)
     body = p > 0.15 * np.percentile(p, 95)  # the patient, not direct air
     if body.sum() <= 16:
@@ -281,9 +479,12 @@ def display(signal: np.ndarray, spacing_mm: float, *, drc_amount: float = 0.6,
         p = p - drc_amount * (low - float(np.median(low[body])))
     if unsharp_amount > 0:
         p = p + unsharp_amount * (p - ndimage.gaussian_filter(p, unsharp_sigma_mm / spacing_mm))
-    lo, hi = np.percentile(p[body], window_percentiles)
+    lo, hi = window if window is not None else np.percentile(p[body], window_percentiles)
     x = (p - lo) / max(hi - lo, 1e-6)
-    out = 1.0 / (1.0 + np.exp(-contrast * (x - 0.5 - level)))
+    if curve == "sigmoid":
+        out = 1.0 / (1.0 + np.exp(-contrast * (x - 0.5 - level)))
+    else:
+        out = np.clip(x, 0.0, 1.0)
     if gamma != 1.0:
         out = out ** gamma
     return np.clip(out, 0.0, 1.0).astype(np.float32)

@@ -217,7 +217,9 @@ def chest_xray(params: ChestXrayParams, rng: np.random.Generator) -> Sample:
                 drc_amount=rng.uniform(0.45, 0.72), gamma=rng.uniform(0.85, 1.2),
                 unsharp_amount=rng.uniform(0.3, 0.7))
     colli = _collimator(p.image_size, rng)  # drawn before the quantum noise (stable streams)
-    signal = xray.project(paths, ph.spacing_mm, p.kvp, p.mas, rng)
+    # chest technique: 180 cm SID, 3 mm Al + 0.1 mm Cu, 10:1 grid; anode towards the head
+    signal = xray.project(paths, ph.spacing_mm, p.kvp, p.mas, rng, sid_mm=1800.0,
+                          filtration_mm_al=3.0, filtration_mm_cu=0.1, grid=True)
     img = xray.display(signal, ph.spacing_mm, **disp)
     if colli is not None:  # unexposed margins: white with a soft penumbra
         img = (img * colli[0] + colli[1] * (1 - colli[0])).astype(np.float32)
