@@ -27,7 +27,7 @@ def toy_spec(tmp_path, toy_spec_text):
 def test_help_documents_every_command(capsys):
     code, out, _ = run_cli(capsys, "--help")
     assert code == 0
-    for command in ("generate", "presets", "inspect", "schema", "validate"):
+    for command in ("generate", "presets", "inspect", "schema", "validate", "edit", "evaluate"):
         assert command in out
     code, out, _ = run_cli(capsys, "generate", "--help")
     for option in ("--output", "--count", "--seed", "--workers", "--quiet", "--overwrite"):

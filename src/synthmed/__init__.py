@@ -13,7 +13,7 @@ from synthmed.sample import Box, Labels, Provenance, Sample
 __version__ = "0.1.0"
 
 __all__ = ["Box", "Labels", "Provenance", "Sample", "SynthmedError", "SpecError",
-           "OutputError", "generate", "load_spec", "open_dataset", "__version__"]
+           "OutputError", "edit", "generate", "load_spec", "open_dataset", "__version__"]
 
 
 def __getattr__(name):  # lazy: keep `import synthmed` fast
@@ -23,6 +23,9 @@ def __getattr__(name):  # lazy: keep `import synthmed` fast
     if name == "load_spec":
         from synthmed.spec import load_spec
         return load_spec
+    if name == "edit":
+        from synthmed.edit import edit
+        return edit
     if name == "open_dataset":
         from synthmed.dataset import open_dataset
         return open_dataset

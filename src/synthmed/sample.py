@@ -145,7 +145,8 @@ class Provenance:
 
     ``params`` is the preset's validated parameter model dumped to plain JSON types;
     ``seed`` and ``index`` give the random stream
-    (``numpy.random.SeedSequence(seed, spawn_key=(index,))``).
+    (``numpy.random.SeedSequence(seed, spawn_key=(index,))``). ``edits`` lists parameters
+    changed by :func:`synthmed.edit.edit` since the sample was generated (empty otherwise).
     """
 
     preset: str = ""
@@ -153,16 +154,18 @@ class Provenance:
     seed: int = 0
     index: int = 0
     versions: dict[str, str] = field(default_factory=dict)
+    edits: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"preset": self.preset, "params": self.params, "seed": self.seed,
-                "index": self.index, "versions": dict(self.versions)}
+        d = {"preset": self.preset, "params": self.params, "seed": self.seed,
+             "index": self.index, "versions": dict(self.versions)}
+        return {**d, "edits": dict(self.edits)} if self.edits else d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Provenance:
         return cls(preset=d.get("preset", ""), params=dict(d.get("params", {})),
                    seed=int(d.get("seed", 0)), index=int(d.get("index", 0)),
-                   versions=dict(d.get("versions", {})))
+                   versions=dict(d.get("versions", {})), edits=dict(d.get("edits", {})))
 
 
 @dataclass

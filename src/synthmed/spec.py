@@ -278,13 +278,16 @@ def _parse_draw(name: str, value: Any, info, model: type[BaseModel]) -> _Draw:
     bounds = _bounds(info)
 
     def check(v, *subpath):
+        # the value on its own; rules that tie fields together (model validators, whose
+        # errors have no field location) are checked on each drawn combination instead
         try:
             model.model_validate({name: v})
         except ValidationError as exc:
-            err = SpecError(f"{v!r} is not allowed: {exc.errors()[0]['msg']}"
-                            f"{_allowed(info)}")
-            err.subpath = subpath
-            raise err from None
+            own = [e for e in exc.errors() if tuple(e["loc"][:1]) == (name,)]
+            if own:
+                err = SpecError(f"{v!r} is not allowed: {own[0]['msg']}{_allowed(info)}")
+                err.subpath = subpath
+                raise err from None
         return v
 
     dist = _distribution_of(value)
