@@ -177,3 +177,17 @@ def test_contrast_medium_and_metal_attenuate_more_than_bone():
     assert xray.linear_attenuation("iodine_contrast", e) > bone
     assert xray.linear_attenuation("titanium", e) > 2 * bone
     assert xray.linear_attenuation("stainless_steel", e) > xray.linear_attenuation("titanium", e)
+
+
+def test_detector_glare_is_a_low_frequency_drop():
+    # a fraction g of the signal spread over ~40 mm: MTF ~ 1 - g above ~0.05 lp/mm
+    spacing, g = 0.5, 0.2
+    edge = np.zeros((8, 2048), np.float32)
+    edge[:, 1024:] = 5.0
+    sig = xray.project({"soft_tissue": edge}, spacing, 80, 1.0, None, noise=False,
+                       scatter=False, heel=False, blur_mm=0, glare=g)[4]
+    lsf = np.diff(sig)
+    mtf = np.abs(np.fft.rfft(lsf)) / abs(lsf.sum())
+    freqs = np.fft.rfftfreq(lsf.size, d=spacing)
+    band = (freqs > 0.1) & (freqs < 0.5)
+    np.testing.assert_allclose(mtf[band], 1 - g, atol=0.03)

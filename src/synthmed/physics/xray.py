@@ -324,7 +324,8 @@ def project(path_length_cm: dict[str, np.ndarray], spacing_mm: float, kvp: float
             sid_mm: float = 1000.0, filtration_mm_al: float = 2.5,
             filtration_mm_cu: float = 0.0, anode_angle_deg: float = 12.0, heel: bool = True,
             scatter: bool = True, grid: bool = True, blur_mm: float = 0.3,
-            electronic_noise: float = 2.0, scintillator_mm: float = 0.6) -> np.ndarray:
+            glare: float = 0.0, electronic_noise: float = 2.0,
+            scintillator_mm: float = 0.6) -> np.ndarray:
     """Simulate the detector signal of a projection radiograph.
 
     Parameters
@@ -354,6 +355,10 @@ def project(path_length_cm: dict[str, np.ndarray], spacing_mm: float, kvp: float
     blur_mm : float
         Standard deviation in mm of the Gaussian detector point-spread function
         (see :func:`mtf`).
+    glare : float
+        Fraction of the detected signal spread over centimetres (σ = 40 mm) by light
+        scattering in the detector — the low-frequency drop of the MTF, large in computed
+        radiography phosphor plates (~0.1–0.25) and small in CsI flat panels (~0.05).
     electronic_noise : float
         Standard deviation of additive detector read noise, in detected quanta per pixel.
     scintillator_mm : float
@@ -405,6 +410,8 @@ def project(path_length_cm: dict[str, np.ndarray], spacing_mm: float, kvp: float
         signal = counts * mean_e / (n0 * air_energy)
     else:
         signal = energy / air_energy
+    if glare > 0:
+        signal = (1.0 - glare) * signal + glare * _very_smooth(signal, spacing_mm, 40.0)
     if blur_mm > 0:
         signal = ndimage.gaussian_filter(signal, blur_mm / spacing_mm, mode="nearest")
     return signal.astype(np.float32)

@@ -212,14 +212,16 @@ def chest_xray(params: ChestXrayParams, rng: np.random.Generator) -> Sample:
         paths["lead"] = paths.get("lead", 0) + ph.added["lead"]
     boxes = [Box.from_mask(n, m, instance_id=k) if k else Box.from_mask(n, m)
              for n, m, k in box_specs if m.any()]
-    # exposure and image processing differ between departments and acquisitions
-    disp = dict(contrast=rng.uniform(2.8, 3.8), level=rng.uniform(-0.2, 0.02),
+    # detectors and image processing differ between departments: computed radiography plates
+    # spread more light (glare, the MTF's low-frequency drop) than CsI flat panels
+    glare = rng.uniform(0.12, 0.3)
+    disp = dict(contrast=rng.uniform(2.8, 3.8), level=rng.uniform(-0.1, 0.12),
                 drc_amount=rng.uniform(0.45, 0.72), gamma=rng.uniform(0.85, 1.2),
                 unsharp_amount=rng.uniform(0.3, 0.7))
     colli = _collimator(p.image_size, rng)  # drawn before the quantum noise (stable streams)
     # chest technique: 180 cm SID, 3 mm Al + 0.1 mm Cu, 10:1 grid; anode towards the head
     signal = xray.project(paths, ph.spacing_mm, p.kvp, p.mas, rng, sid_mm=1800.0,
-                          filtration_mm_al=3.0, filtration_mm_cu=0.1, grid=True)
+                          filtration_mm_al=3.0, filtration_mm_cu=0.1, grid=True, glare=glare)
     img = xray.display(signal, ph.spacing_mm, **disp)
     if colli is not None:  # unexposed margins: white with a soft penumbra
         img = (img * colli[0] + colli[1] * (1 - colli[0])).astype(np.float32)
