@@ -5,14 +5,14 @@ PY     := $(VENV)/bin/python
 SYNTHMED := $(VENV)/bin/synthmed
 DEMO_DIR ?= demo-output
 
-.PHONY: demo test bench venv clean
+.PHONY: demo test bench bench-deps venv clean
 
 venv: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,learned]'
+	$(PY) -m pip install --quiet -e '.[test,learned,dicom]'
 	touch $@
 
 demo: venv
@@ -25,14 +25,32 @@ demo: venv
 	@echo "Dataset card:  $(abspath $(DEMO_DIR))/dataset_card.md"
 	@echo "Report:        $(abspath $(DEMO_DIR))/report/report.html"
 
-# Browser tests drive Debian's chromium with Playwright (never a downloaded browser).
+# Browser tests drive Debian's chromium with Playwright (never a downloaded browser); DICOM
+# files are checked with dicom3tools' dciodvfy and pushed to Orthanc with its DICOMweb plugin.
 test: venv
-	@command -v chromium >/dev/null || { apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@{ command -v chromium && command -v dciodvfy && test -x /usr/sbin/Orthanc && \
+	   test -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so; } >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    chromium dicom3tools orthanc orthanc-dicomweb >/dev/null; }
 	$(PY) -m pytest -n 2 --doctest-modules src tests
 
-bench: venv
+# benchmarks/drr.py compares with DiffDRR, installed without its declared dependencies: its
+# torchvision (and timm, pyvista, seaborn) are not on the DRR code path, and torchvision's
+# wheel does not import beside our torch build. Only what diffdrr.drr and diffdrr.data
+# import; torch is named at its installed version so that nothing replaces it.
+BENCH_DEPS := $(VENV)/.bench-deps
+
+$(BENCH_DEPS): $(VENV)/.installed
+	$(PY) -m pip install --quiet "torch==$$($(PY) -c 'import torch; print(torch.__version__)')" \
+	  torchio==1.2.1 kornia==0.9.0 einops==0.8.2 roma==1.8.0 fastcore==2.2.39 pandas==3.1.1
+	$(PY) -m pip install --quiet --no-deps diffdrr==0.6.1
+	touch $@
+
+bench-deps: $(BENCH_DEPS)
+
+bench: venv $(BENCH_DEPS)
 	$(PY) benchmarks/throughput.py
+	$(PY) benchmarks/drr.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .hypothesis

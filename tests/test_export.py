@@ -276,8 +276,8 @@ def test_nifti_3d_hu_is_int16_and_round_trips(tmp_path):
     vol = np.asarray(img.dataobj)
     np.testing.assert_array_equal(vol, ct.image.transpose(2, 1, 0))
     assert vol[5, 3, 2] == ct.image[2, 3, 5]
-    # world mm = affine @ (i, j, k): voxel (x=5, y=3, z=2) sits at (3.0, 2.4, 5.0) mm
-    np.testing.assert_allclose(img.affine @ [5, 3, 2, 1], [3.0, 2.4, 5.0, 1.0])
+    # RAS mm = affine @ (i, j, k): voxel (x=5, y=3, z=2) sits at LPS (3.0, 2.4, 5.0) mm
+    np.testing.assert_allclose(img.affine @ [5, 3, 2, 1], [-3.0, -2.4, 5.0, 1.0])
     lab = nib.load(tmp_path / files["nifti_labels"])
     assert lab.shape == (24, 20, 6, 1)
     np.testing.assert_array_equal(np.asarray(lab.dataobj)[..., 0].transpose(2, 1, 0) == 1,

@@ -163,6 +163,30 @@ def edit(
 
 
 @app.command()
+def push(
+    dataset: Annotated[Path, typer.Argument(metavar="DATASET", help="A dataset folder made by "
+                       "generate with the 'dicom' export format.")],
+    dicomweb: Annotated[str, typer.Option("--dicomweb", metavar="URL", help="DICOMweb root of "
+                        "the server, e.g. http://localhost:8042/dicom-web (Orthanc).")],
+    batch: Annotated[int, typer.Option("--batch", min=1, max=1000, help="Files per STOW-RS "
+                                       "request.")] = 20,
+    query: Annotated[bool, typer.Option("--query", help="Afterwards, count this dataset's "
+                     "studies, series and instances on the server (QIDO-RS).")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+):
+    """Upload a dataset's DICOM files (images and SEG) to a PACS by DICOMweb STOW-RS."""
+    from synthmed.push import count_on_server
+    from synthmed.push import push as upload
+
+    sent = upload(dataset, dicomweb, batch=batch, progress=not quiet)
+    out.print(f"pushed {sent.files} DICOM files ({len(sent.study_uids)} studies) to {dicomweb}")
+    if query:
+        c = count_on_server(dicomweb, sent.study_uids)
+        out.print(f"the server now has {c['studies']} studies, {c['series']} series and "
+                  f"{c['instances']} instances of this dataset")
+
+
+@app.command()
 def schema(
     preset: Annotated[Optional[str], typer.Option("--preset", help="Include this preset's "
                                                   "parameters under `params`.")] = None,

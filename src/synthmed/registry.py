@@ -105,6 +105,7 @@ EXPORTERS = Registry("export format", "synthmed.exporters", {
     "nifti": "synthmed.export.nifti",
     "coco": "synthmed.export.coco",
     "npz": "synthmed.export.npz",
+    "dicom": "synthmed.export.dicom",
 })
 
 

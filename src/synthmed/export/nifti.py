@@ -17,10 +17,16 @@ synthmed arrays are ``(rows, cols)`` or ``(z, y, x)``; NIfTI voxel indices are
   (``i`` = column, ``j`` = row);
 * RGB ``(rows, cols, 3)`` as ``(x, y, 1, 1, 3)`` with intent ``vector``.
 
-The affine (sform and qform, code 2 "aligned") is ``diag(dx, dy, dz, 1)`` with
-``(dx, dy, dz) = spacing_mm[::-1]`` (``dz = 1`` for 2D) and origin 0: voxel sizes are
-exact, world coordinates in mm are ``(x, y, z) = (i*dx, j*dy, k*dz)``. Synthetic phantoms
-have no patient, so no claim is made that world axes are RAS.
+The affine (sform and qform, code 2 "aligned") has origin 0 and ``(dx, dy, dz) =
+spacing_mm[::-1]``; voxel sizes are exact.
+
+* 3D: ``diag(-dx, -dy, dz, 1)``. World coordinates are RAS in mm: synthmed volumes are
+  in DICOM's patient frame (LPS: rows go posterior, columns to the patient's left, slices
+  upwards, see :mod:`synthmed.export.dicom`), so voxel ``(i, j, k)`` is at LPS
+  ``(i*dx, j*dy, k*dz)``, i.e. RAS ``(-i*dx, -j*dy, k*dz)``: the same point as in the
+  DICOM export.
+* 2D: ``diag(dx, dy, 1, 1)``: a projection image has no patient frame, world coordinates
+  are ``(x, y) = (i*dx, j*dy)`` along columns and rows.
 
 Values: images with units ``"HU"`` are rounded to int16 (exact for integer HU, clipped
 to the int16 range); all other images are float32 in their own units (``labels/{id}.json``
@@ -73,11 +79,18 @@ _RESERVED = {"labels", "instances"}
 
 
 def nifti_affine(spacing_mm: tuple[float, ...]) -> np.ndarray:
-    """4x4 affine ``diag(dx, dy, dz, 1)`` for a sample's ``spacing_mm`` (array order)."""
+    """4x4 affine for a sample's ``spacing_mm`` (array order, mm).
+
+    3D ``(dz, dy, dx)`` -> ``diag(-dx, -dy, dz, 1)`` (RAS world, see the module docstring);
+    2D ``(dy, dx)`` -> ``diag(dx, dy, 1, 1)``.
+
+    >>> nifti_affine((2.5, 0.8, 0.6)).diagonal().tolist()
+    [-0.6, -0.8, 2.5, 1.0]
+    """
     sizes = [float(v) for v in spacing_mm[::-1]]
     if len(sizes) == 2:
-        sizes.append(1.0)
-    return np.diag(sizes + [1.0])
+        return np.diag(sizes + [1.0, 1.0])
+    return np.diag([-sizes[0], -sizes[1], sizes[2], 1.0])
 
 
 def to_nifti_order(array: np.ndarray, n_spatial: int) -> np.ndarray:
