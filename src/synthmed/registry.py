@@ -99,6 +99,7 @@ class Registry:
 
 PRESETS = Registry("preset", "synthmed.presets", {
     "chest_xray": "synthmed.presets.chest_xray",
+    "knee_xray": "synthmed.presets.knee_xray",
 })
 EXPORTERS = Registry("export format", "synthmed.exporters", {
     "png": "synthmed.export.png",

@@ -139,3 +139,28 @@ def _fbm(shape, sigmas_px, rng, gains=None):
     gains = gains or [1.0] * len(sigmas_px)
     z = sum(g * _noise2d(shape, s, rng) for g, s in zip(gains, sigmas_px))
     return (z / (z.std() + 1e-12)).astype(np.float32)
+
+
+def _stripe_bank(shape, px, rng, n_dir=6, period_mm=1.5, length_mm=2.2):
+    """Band-pass noise (unit std, period ``period_mm``) filtered to stripes ``length_mm`` long
+    along ``n_dir`` directions (angles k·π/n_dir in image axes); one array per direction."""
+    fy = np.fft.fftfreq(shape[0], d=px)[:, None].astype(np.float32)
+    fx = np.fft.rfftfreq(shape[1], d=px)[None, :].astype(np.float32)
+    f = np.hypot(fx, fy)
+    band = np.exp(-0.5 * ((f - 1 / period_mm) / (0.45 / period_mm)) ** 2)
+    F = np.fft.rfft2(rng.standard_normal(shape).astype(np.float32)) * band
+    bank = []
+    for k in range(n_dir):
+        th = np.pi * k / n_dir  # stripes run along (cos th, sin th): no frequency along them
+        fe = fx * np.cos(th) + fy * np.sin(th)
+        z = np.fft.irfft2(F * np.exp(-0.5 * (fe * 2 * np.pi * length_mm) ** 2), s=shape)
+        bank.append((z / (z.std() + 1e-12)).astype(np.float32))
+    return bank
+
+
+def _steer(bank, angle):
+    """Blend a :func:`_stripe_bank` by a per-pixel stripe angle (radians): oriented texture."""
+    n = len(bank)
+    w = [np.cos(angle - np.pi * k / n) ** 8 for k in range(n)]
+    tot = sum(w)
+    return sum(wk * b for wk, b in zip(w, bank)) / tot

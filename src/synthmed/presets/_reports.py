@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["chest_xray_report"]
+__all__ = ["chest_xray_report", "knee_xray_report"]
 
 _LOBE_WORDS = {
     "RUL": "right upper lobe", "RML": "right middle lobe", "RLL": "right lower lobe",
@@ -74,3 +74,63 @@ def chest_xray_report(classes: dict, attributes: dict) -> str:
     f.extend(devices)
     impression = " ".join(imp) if imp else "No acute cardiopulmonary abnormality."
     return "FINDINGS: " + " ".join(f) + "\nIMPRESSION: " + impression
+
+
+_KL_WORDS = {0: "No radiographic osteoarthritis", 1: "Doubtful osteoarthritis",
+             2: "Mild osteoarthritis", 3: "Moderate osteoarthritis", 4: "Severe osteoarthritis"}
+
+
+def _jsw_word(jsw_mm: float, normal_mm: float) -> str:
+    loss = 1.0 - jsw_mm / normal_mm
+    return ("preserved" if loss < 0.2 else "mildly narrowed" if loss < 0.4
+            else "moderately narrowed" if loss < 0.7 else "severely narrowed")
+
+
+def knee_xray_report(classes: dict, attributes: dict) -> str:
+    """FINDINGS / IMPRESSION text for a knee radiograph from ``classes`` and ``attributes``.
+
+    >>> print(knee_xray_report({"osteoarthritis": True}, {"view": "PA", "laterality": "L",
+    ...     "kl_grade": 3, "medial_jsw_mm": 2.1, "lateral_jsw_mm": 5.0, "osteophyte_count": 2,
+    ...     "osteophyte_size_mm": 3.0, "osteophyte_sites": "medial_tibial,medial_femoral",
+    ...     "sclerosis": 0.3, "cyst_count": 0, "deformity": 0.2, "age_years": 66})
+    ...     )  # doctest: +NORMALIZE_WHITESPACE
+    FINDINGS: PA weight-bearing radiograph of the left knee. Medial joint space moderately
+    narrowed (2.1 mm); lateral joint space preserved (5.0 mm). Marginal osteophytes (largest
+    3.0 mm) at the medial tibial and medial femoral margins. Mild subchondral sclerosis.
+    Early flattening of the medial femoral condyle.
+    IMPRESSION: Moderate osteoarthritis of the left knee (Kellgren-Lawrence grade 3).
+    """
+    a = attributes
+    side = {"L": "left", "R": "right"}.get(a.get("laterality", "R"), "right")
+    f = [f"{a.get('view', 'PA')} weight-bearing radiograph of the {side} knee."]
+    child = a.get("age_years", 60) < 18
+    med, lat = float(a.get("medial_jsw_mm", 5.0)), float(a.get("lateral_jsw_mm", 6.0))
+    f.append(f"Medial joint space {_jsw_word(med, 5.0)} ({med:.1f} mm); lateral joint space "
+             f"{_jsw_word(lat, 6.0)} ({lat:.1f} mm).")
+    n = int(a.get("osteophyte_count", 0))
+    if n:
+        sites = [s.replace("_", " ") for s in str(a.get("osteophyte_sites", "")).split(",") if s]
+        where = " and ".join(sites[:2]) + (f" and {len(sites) - 2} other" if len(sites) > 2 else "")
+        f.append(f"Marginal osteophytes (largest {float(a['osteophyte_size_mm']):.1f} mm) at "
+                 f"the {where} margins." if n > 1 else
+                 f"Osteophytic lipping ({float(a['osteophyte_size_mm']):.1f} mm) at the "
+                 f"{where} margin.")
+    elif not child:
+        f.append("No osteophytes.")
+    scl = float(a.get("sclerosis", 0.0))
+    if scl >= 0.15:
+        f.append(f"{'Mild' if scl < 0.4 else 'Moderate' if scl < 0.7 else 'Marked'} "
+                 "subchondral sclerosis.")
+    if int(a.get("cyst_count", 0)):
+        k = int(a["cyst_count"])
+        f.append(f"{k} subchondral cyst{'s' if k > 1 else ''}.")
+    dfm = float(a.get("deformity", 0.0))
+    if dfm >= 0.15:
+        f.append("Early flattening of the medial femoral condyle." if dfm < 0.5 else
+                 "Flattening and remodelling of the medial femoral condyle and tibial plateau.")
+    if child:
+        f.append("Growth plates open." if a.get("open_physes") else "Growth plates fused.")
+    grade = int(a.get("kl_grade", 0))
+    imp = f"{_KL_WORDS[grade]} of the {side} knee (Kellgren-Lawrence grade {grade})."
+    return "FINDINGS: " + " ".join(f) + "\nIMPRESSION: " + imp
+

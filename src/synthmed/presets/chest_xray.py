@@ -103,21 +103,6 @@ def _tilt_point(rc, deg, shape):
     return (float(cy + dy * np.cos(a) - dx * np.sin(a)), float(cx + dy * np.sin(a) + dx * np.cos(a)))
 
 
-def _collimator(shape, rng: np.random.Generator):
-    """Sometimes a tighter collimator: returns (exposed weight map, unexposed grey) or None."""
-    if rng.random() > 0.45:
-        return None
-    h, w = shape
-    top, bottom = rng.uniform(0, 0.04) * h, rng.uniform(0, 0.08) * h
-    left, right = rng.uniform(0, 0.05) * w, rng.uniform(0, 0.05) * w
-    pen = max(1.0, 0.004 * max(h, w))
-    r = np.arange(h)[:, None] + 0.5
-    c = np.arange(w)[None, :] + 0.5
-    inside = (np.clip((r - top) / pen, 0, 1) * np.clip((h - bottom - r) / pen, 0, 1) *
-              np.clip((c - left) / pen, 0, 1) * np.clip((w - right - c) / pen, 0, 1))
-    return inside, rng.uniform(0.82, 0.97)
-
-
 @register_preset("chest_xray", params=ChestXrayParams)
 def chest_xray(params: ChestXrayParams, rng: np.random.Generator) -> Sample:
     """Chest radiograph (PA/AP) of a procedural thorax, with lung/heart masks and findings.
@@ -218,7 +203,7 @@ def chest_xray(params: ChestXrayParams, rng: np.random.Generator) -> Sample:
     disp = dict(contrast=rng.uniform(2.8, 3.8), level=rng.uniform(-0.1, 0.12),
                 drc_amount=rng.uniform(0.45, 0.72), gamma=rng.uniform(0.85, 1.2),
                 unsharp_amount=rng.uniform(0.3, 0.7))
-    colli = _collimator(p.image_size, rng)  # drawn before the quantum noise (stable streams)
+    colli = xray.collimation(p.image_size, rng)  # drawn before the quantum noise (stable streams)
     # chest technique: 180 cm SID, 3 mm Al + 0.1 mm Cu, 10:1 grid; anode towards the head
     signal = xray.project(paths, ph.spacing_mm, p.kvp, p.mas, rng, sid_mm=1800.0,
                           filtration_mm_al=3.0, filtration_mm_cu=0.1, grid=True, glare=glare)
