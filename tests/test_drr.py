@@ -39,6 +39,19 @@ def test_cone_beam_magnifies_by_sid_over_sod():
         2 * radius, rel=0.03)
 
 
+@pytest.mark.parametrize("step_voxels", [0.5, 0.7, 1.0])
+def test_tissue_up_to_the_faces_of_the_volume_counts_in_full(step_voxels):
+    # a volume filled with water: each ray's path is its whole chord through the box, the
+    # outer half-voxel at either face included (sampled at the edge voxel's value, not 0)
+    ct = np.zeros((32, 32, 32), np.float32)
+    paths = drr.path_lengths_from_ct(ct, (1, 1, 1), detector_shape=(48, 48),
+                                     detector_spacing_mm=1.0, sid_mm=1000.0, sod_mm=750.0,
+                                     step_voxels=step_voxels)
+    water = drr.hu_to_materials(np.array(0.0))["soft_tissue"]
+    central = paths["soft_tissue"][23:25, 23:25] * 10 / water
+    np.testing.assert_allclose(central, 32.0, rtol=2e-3)       # mm, the box's depth
+
+
 def test_orientation_head_up_and_x_to_the_right():
     n = 40
     ct = np.full((n, n, n), -1000.0, np.float32)

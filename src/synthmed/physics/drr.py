@@ -167,8 +167,11 @@ def path_lengths_from_ct(ct_hu: np.ndarray, spacing_mm: Sequence[float], *,
         ts = t0[..., None] + (np.arange(n) + 0.5) * seg[..., None]
         points = origin[..., None, :] + ts[..., None] * direction[..., None, :]
         coords = (points / spacing).reshape(-1, 3).T
+        # Samples lie inside the box, i.e. within half a voxel of the outermost voxel
+        # centres; "nearest" gives that outer half-voxel its voxel's value ("constant" would
+        # give 0 there and drop up to a voxel of path where tissue meets a face of the volume)
         for name, vol in fractions.items():
-            vals = ndimage.map_coordinates(vol, coords, order=1, mode="constant", cval=0.0,
+            vals = ndimage.map_coordinates(vol, coords, order=1, mode="nearest",
                                            prefilter=False)
             out[name][r0:r0 + chunk_rows] = vals.reshape(*uu.shape, n).sum(-1) * seg / 10.0
     return out
