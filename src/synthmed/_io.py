@@ -20,8 +20,14 @@ TMP_PREFIX = ".tmp-"
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
-__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "sha256_file",
+__all__ = ["cache_dir", "atomic_path", "atomic_write_bytes", "atomic_write_text", "sha256_file",
            "remove_temporaries"]
+
+
+def cache_dir(name: str) -> Path:
+    """``$SYNTHMED_CACHE_DIR/<name>`` or ``~/.cache/synthmed/<name>`` (not created here)."""
+    root = os.environ.get("SYNTHMED_CACHE_DIR")
+    return (Path(root) if root else Path.home() / ".cache" / "synthmed") / name
 
 
 @contextlib.contextmanager

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from synthmed._io import atomic_path, atomic_write_text
+from synthmed._io import atomic_path, atomic_write_text, cache_dir
 from synthmed.errors import OutputError, SynthmedError
 
 __all__ = ["require_torch", "seeded", "progress_bar", "fit", "predict", "to_tensor",
@@ -315,8 +314,7 @@ def train_feature_extractor(real, *, params: ExtractorParams | None = None, seed
 
 def default_cache_dir() -> Path:
     """``$SYNTHMED_CACHE_DIR/features`` or ``~/.cache/synthmed/features``."""
-    root = os.environ.get("SYNTHMED_CACHE_DIR")
-    return (Path(root) if root else Path.home() / ".cache" / "synthmed") / "features"
+    return cache_dir("features")
 
 
 def cached_feature_extractor(real, cache_dir: str | Path | None = None, *,

@@ -32,10 +32,13 @@ True
 
 from __future__ import annotations
 
+import hashlib
 from functools import lru_cache
 
 import numpy as np
 from scipy import ndimage
+
+from synthmed._io import atomic_path, cache_dir
 
 __all__ = ["MATERIALS", "mass_attenuation", "linear_attenuation", "air_kerma_coefficient",
            "spectrum", "fluence_per_mas", "half_value_layer_mm_al", "heel_profile",
@@ -134,26 +137,45 @@ def air_kerma_coefficient(energy_kev) -> np.ndarray:
     return np.exp(np.interp(np.log(np.asarray(energy_kev, float)), e, m))
 
 
-@lru_cache(maxsize=128)
+@lru_cache(maxsize=256)
 def _spekpy_spectrum(kvp: float, al: float, cu: float, anode_angle: float, x_cm: float,
                      sid_cm: float) -> tuple[np.ndarray, np.ndarray]:
+    """spekpy spectrum, cached in memory and on disk (``cache_dir("spectra")``): spekpy
+    takes ~0.3 s per spectrum and its output depends only on these arguments and its version.
+    """
     import spekpy
 
-    s = spekpy.Spek(kvp=kvp, th=anode_angle, dk=0.5, x=x_cm, z=sid_cm)
-    if al > 0:
-        s.filter("Al", al)
-    if cu > 0:
-        s.filter("Cu", cu)
-    k, fluence = s.get_spectrum(edges=False)  # photons / cm² / mAs / keV at z
-    k, n = np.asarray(k, float), np.asarray(fluence, float) * 0.5 / 100.0  # per mm², per bin
+    key = f"{spekpy.__version__}_{kvp}_{al}_{cu}_{anode_angle}_{x_cm}_{sid_cm}"
+    path = cache_dir("spectra") / (hashlib.sha1(key.encode()).hexdigest()[:20] + ".npy")
+    try:
+        k, n = np.load(path)
+    except (OSError, ValueError):
+        s = spekpy.Spek(kvp=kvp, th=anode_angle, dk=0.5, x=x_cm, z=sid_cm)
+        if al > 0:
+            s.filter("Al", al)
+        if cu > 0:
+            s.filter("Cu", cu)
+        k, fluence = s.get_spectrum(edges=False)  # photons / cm² / mAs / keV at z
+        k, n = np.asarray(k, float), np.asarray(fluence, float) * 0.5 / 100.0  # per mm², bin
+        _try_save(path, np.stack([k, n]))
     keep = n > 0
     return k[keep], n[keep]
 
 
+def _try_save(path, array: np.ndarray) -> None:
+    """Write a cache file atomically; a cache that cannot be written is simply not kept."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.save(f, array)
+    except OSError:
+        pass
+
+
 def _fine_spectrum(kvp, filtration_mm_al, filtration_mm_cu, anode_angle_deg,
                    offaxis_mm=0.0, sid_mm=1000.0):
-    """spekpy spectrum, photons/mm² per 0.5 keV bin per mAs; kVp on a 0.5 kV grid (cached)."""
-    return _spekpy_spectrum(round(float(kvp) * 2.0) / 2.0, round(float(filtration_mm_al), 3),
+    """spekpy spectrum, photons/mm² per 0.5 keV bin per mAs; kVp to the nearest 1 kV."""
+    return _spekpy_spectrum(float(round(kvp)), round(float(filtration_mm_al), 3),
                             round(float(filtration_mm_cu), 3), round(float(anode_angle_deg), 2),
                             round(float(offaxis_mm) / 10.0, 2), round(float(sid_mm) / 10.0, 1))
 
@@ -166,7 +188,7 @@ def spectrum(kvp: float, n_bins: int = 8, filtration_mm_al: float = 2.5,
     ``spekpy`` models bremsstrahlung and characteristic lines from the anode (self-filtration
     set by the anode angle) and the added filtration; 0.5 keV bins are grouped into
     ``n_bins`` bins of equal width between 10 keV and ``kvp``. The kVp is taken to the
-    nearest 0.5 kV (finer than a generator's setting) so that spectra can be cached.
+    nearest 1 kV (a generator console's step) so that spectra can be cached.
 
     Parameters
     ----------
