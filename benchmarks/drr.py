@@ -5,7 +5,7 @@ geometry (source–detector 1000 mm, source–isocentre 750 mm, 512 × 512 detec
 pixels) with :func:`synthmed.physics.drr.path_lengths_from_ct` and with DiffDRR 0.6.1
 (``diffdrr.drr.DRR``: its default Siddon renderer, and its trilinear renderer at our
 sampling step), in the same run, both on one thread by default (``--threads``; synthmed's
-scipy path is single-threaded; one more row shows DiffDRR on all the cores). Prints seconds
+NumPy path is single-threaded; one more row shows DiffDRR on all the cores). Prints seconds
 for each (one warm-up, then the best and median of ``--repeats`` interleaved runs), the
 ratio synthmed / DiffDRR (above 1: synthmed is slower), synthmed at a few settings
 (``step_voxels``, ``chunk_rows``), and the agreement of the two line integrals of mass
@@ -215,7 +215,7 @@ def main() -> None:
     ap.add_argument("--pixel-mm", type=float, default=0.75, help="detector pixel size, mm")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1,
-                    help="torch threads for DiffDRR (synthmed's scipy path runs on one)")
+                    help="torch threads for DiffDRR (synthmed's NumPy path runs on one)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", type=Path, default=RESULTS)
     args = ap.parse_args()
@@ -288,7 +288,7 @@ def report(r: dict) -> None:
     print(f"DRR {'x'.join(map(str, r['volume']))} CT (1 mm) -> {r['detector'][0]}x"
           f"{r['detector'][1]} radiograph, AP cone beam (SID {r['sid_mm']:.0f} mm, SOD "
           f"{r['sod_mm']:.0f} mm, {r['pixel_mm']} mm pixels), CPU: {v['processor']}")
-    print(f"  DiffDRR on {r['threads']} torch thread(s), synthmed (scipy) on 1, of {r['cores']} "
+    print(f"  DiffDRR on {r['threads']} torch thread(s), synthmed (NumPy) on 1, of {r['cores']} "
           f"cores; 1 warm-up, then {r['repeats']} interleaved repeats; 1-min load average "
           f"{r['load_average_1min'][0]:.1f} -> {r['load_average_1min'][1]:.1f}")
     print(f"  synthmed {v['synthmed']}, DiffDRR {v['diffdrr']}, torch {v['torch']}, "
