@@ -51,6 +51,7 @@ bench-deps: $(BENCH_DEPS)
 bench: venv $(BENCH_DEPS)
 	$(PY) benchmarks/throughput.py
 	$(PY) benchmarks/drr.py
+	$(PY) benchmarks/ct_vs_skimage.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .hypothesis
