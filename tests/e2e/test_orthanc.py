@@ -6,14 +6,9 @@ server is a failure.
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections import Counter
 from pathlib import Path
 
@@ -29,34 +24,12 @@ from synthmed.push import push as push_files
 from synthmed.run.task import write_files
 from synthmed.sample import Labels, Provenance, Sample
 from synthmed.spec import parse_spec
+from orthanc_server import ORTHANC, PLUGIN, free_port, running_orthanc
 from test_dicom import DCIODVFY, validate
 
 SYNTHMED = [sys.executable, "-m", "synthmed.cli"]
-ORTHANC = shutil.which("Orthanc") or shutil.which("Orthanc", path="/usr/sbin")
-PLUGIN = next((p for p in ("/usr/share/orthanc/plugins/libOrthancDicomWeb.so",
-                           "/usr/lib/orthanc/libOrthancDicomWeb.so") if Path(p).exists()), None)
 SPEC = ("name: pacs\npreset: chest_xray\ncount: 2\nseed: 4\nimage_size: [64, 64]\n"
         "params:\n  nodule: {bernoulli: 0.5}\nexport: [dicom]\n")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(url: str, proc: subprocess.Popen, log: Path, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"Orthanc exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as reply:
-                if reply.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    pytest.fail(f"Orthanc did not answer {url} within {seconds} s:\n{log.read_text()[-3000:]}")
 
 
 @pytest.fixture(scope="session")
@@ -67,28 +40,11 @@ def orthanc(tmp_path_factory):
         if os.environ.get("CI"):
             pytest.fail(f"{missing} is missing; `make test` installs orthanc orthanc-dicomweb")
         pytest.skip(f"{missing} is not installed (apt-get install orthanc orthanc-dicomweb)")
-    root = tmp_path_factory.mktemp("orthanc")
-    port = free_port()
-    config = {"Name": "synthmed-test", "StorageDirectory": str(root / "db"),
-              "IndexDirectory": str(root / "db"), "HttpPort": port,
-              "DicomServerEnabled": False, "DicomPort": free_port(),
-              "RemoteAccessAllowed": False, "AuthenticationEnabled": False,
-              "Plugins": [PLUGIN], "DicomWeb": {"Enable": True, "Root": "/dicom-web/"}}
-    (root / "config.json").write_text(json.dumps(config))
-    log = root / "orthanc.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([ORTHANC, str(root / "config.json")], stdout=out,
-                                stderr=subprocess.STDOUT, cwd=root)
     try:
-        wait_for(f"http://127.0.0.1:{port}/system", proc, log)
-        yield f"http://127.0.0.1:{port}/dicom-web"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        with running_orthanc(tmp_path_factory.mktemp("orthanc")) as url:
+            yield f"{url}/dicom-web"
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
 
 
 def ct_sample(index: int) -> Sample:
