@@ -26,10 +26,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import time
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +35,10 @@ from skimage.data import shepp_logan_phantom
 from skimage.transform import iradon, radon, resize
 
 from synthmed.physics import ct
+
+from _machine import versions
+
+PACKAGES = ("synthmed", "numpy", "scipy", "scikit-image")
 
 RESULTS = Path(__file__).resolve().parent / "results" / "ct_vs_skimage.json"
 ENERGY_KEV = 70.0
@@ -122,27 +124,6 @@ def errors(image: np.ndarray, truth: np.ndarray) -> dict:
             "rmse_hu": whole, "rmse_head_hu": rmse_hu(image, truth, truth > 0)}
 
 
-def versions() -> dict:
-    out = {"python": platform.python_version(), "machine": platform.machine(),
-           "processor": _cpu_name()}
-    for name in ("synthmed", "numpy", "scipy", "scikit-image"):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=512, help="image edge, pixels")
@@ -167,7 +148,7 @@ def main() -> None:
         "benchmark": "ct_vs_skimage", "image": [args.size] * 2, "spacing_mm": args.spacing_mm,
         "views": args.views, "arc_deg": 180, "phantom": "Shepp-Logan, HU = 2000 p - 1000, "
         f"mu at {ENERGY_KEV:.0f} keV", "repeats": args.repeats, "threads": 1,
-        "cores": os.cpu_count(), "versions": versions(),
+        "cores": os.cpu_count(), "versions": versions(PACKAGES),
         "load_average_1min": [load_before[0], os.getloadavg()[0]],
         "synthmed": {"settings": f"forward_project + fbp(kernel='sharp'), parallel, "
                                  f"{n_det} detectors", "first_call_s": cold,

@@ -24,16 +24,18 @@ import argparse
 import json
 import math
 import os
-import platform
 import statistics
 import time
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
 from synthmed.physics.drr import hu_to_materials, path_lengths_from_ct
 from synthmed.physics.xray import MATERIALS
+
+from _machine import versions
+
+PACKAGES = ("synthmed", "numpy", "scipy", "torch", "diffdrr", "torchio")
 
 RESULTS = Path(__file__).resolve().parent / "results" / "drr.json"
 SID_MM, SOD_MM = 1000.0, 750.0
@@ -187,27 +189,6 @@ def _on_threads(render, threads: int, restore: int):
     return run
 
 
-def versions() -> dict:
-    out = {"python": platform.python_version(), "machine": platform.machine(),
-           "processor": _cpu_name()}
-    for name in ("synthmed", "numpy", "scipy", "torch", "diffdrr", "torchio"):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=256, help="CT volume edge, voxels of 1 mm")
@@ -254,7 +235,7 @@ def main() -> None:
         "benchmark": "drr", "volume": [args.size] * 3, "voxel_mm": 1.0,
         "detector": [det, det], "pixel_mm": pix, "sid_mm": SID_MM, "sod_mm": SOD_MM,
         "view": "AP", "seed": args.seed, "threads": args.threads, "cores": cores,
-        "synthmed_threads": 1, "repeats": args.repeats, "versions": versions(),
+        "synthmed_threads": 1, "repeats": args.repeats, "versions": versions(PACKAGES),
         "load_average_1min": [load_before[0], os.getloadavg()[0]],
         "synthmed": {"settings": "step_voxels=1, chunk_rows=16 (defaults)", **ours_t},
         "diffdrr_siddon": {"settings": "siddon (its default), patch_size=128",
