@@ -164,9 +164,13 @@ def test_external_rotation_increases_tibiofibular_overlap():
     assert overlap(-10) < overlap(0) < overlap(10)
 
 
-@pytest.mark.parametrize("seed, index", [(11, 2), (0, 1), (2, 1)])
-def test_counterfactual_grade_edit_changes_only_the_joint(seed, index):
-    params = KneeXrayParams(image_size=SIZE, field_of_view="knee", kl_grade=0, age_years=62)
+@pytest.mark.parametrize("seed, index, processing", [(11, 2, "standard"), (0, 1, "standard"),
+                                                     (2, 1, "standard"), (11, 2, "clahe"),
+                                                     (0, 1, "clahe")])
+def test_counterfactual_grade_edit_changes_only_the_joint(seed, index, processing):
+    # CLAHE is local but takes its mapping from the disease-free reference: still local
+    params = KneeXrayParams(image_size=SIZE, field_of_view="knee", kl_grade=0, age_years=62,
+                            processing=processing)
     a = render("knee_xray", params, seed=seed, index=index)
     b = edit(a, kl_grade=3)
     assert b.labels.attributes["kl_grade"] == 3 and a.spacing_mm == b.spacing_mm
@@ -235,3 +239,39 @@ def test_field_of_view_and_size():
     k, j = make(0, field_of_view="knee"), make(0, field_of_view="joint")
     assert k.spacing_mm[0] > 1.3 * j.spacing_mm[0]
     assert make(0, image_size=(96, 160)).image.shape == (96, 160)
+
+
+def test_clahe_processing_by_field_of_view():
+    crop, std = make(1), make(1, processing="standard")
+    assert not np.array_equal(crop.image, std.image)                 # 'auto' = clahe for crops
+    assert np.array_equal(make(1, field_of_view="knee").image,
+                          make(1, field_of_view="knee", processing="standard").image)
+    assert crop.image.dtype == np.float32 and 0 <= crop.image.min() and crop.image.max() <= 1
+
+
+def _width_mm(s, bone, y_mm):
+    """Width (mm) of a bone's mask at ``y_mm`` below the medial femoral landmark."""
+    row = int(round(s.labels.landmarks["medial_femur"][0] + y_mm / s.spacing_mm[0]))
+    return s.labels.masks[bone][row].sum() * s.spacing_mm[0]
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_bone_outlines_flare_concavely(seed):
+    s = make(seed, field_of_view="knee")
+    # femur: the metaphysis widens faster and faster towards the epicondyles (trumpet)
+    f = [_width_mm(s, "femur", y) for y in (-30, -50, -70)]
+    assert f[0] - f[1] > f[1] - f[2] > 0
+    # tibia ("wine glass"): plateau wider than the shaft, narrowing more slowly downwards
+    t = [_width_mm(s, "tibia", y) for y in (20, 40, 60)]
+    assert t[0] - t[1] > t[1] - t[2] > 0 and t[0] > 1.5 * t[2]
+
+
+def test_physes_are_grey_not_black():
+    s = make(2, age_years=9, sex="M", field_of_view="knee", processing="standard")
+    phys = s.labels.masks["tibial_physis"]
+    rows = np.nonzero(phys.any(1))[0]
+    bone = s.labels.masks["tibia"] | s.labels.masks["fibula"] | phys
+    outside = np.zeros_like(phys)
+    outside[rows] = ~bone[rows]
+    outside &= s.image > 0.05                                         # soft tissue, not air
+    assert s.image[phys].mean() > np.median(s.image[outside])        # cartilage: soft-tissue grey

@@ -6,12 +6,18 @@ every detector pixel, so its *chord* (path length) is exact and sub-pixel smooth
 each border is rounded with radius ``r_i`` (a cylinder seen side-on has exactly this chord).
 The same solid shrunk by the cortical thickness gives the trabecular chord; the difference is
 the cortical shell, brightest where the beam is tangent to it. The distal femur is two half
-solids (anterior: trochlea; posterior: condyles with the intercondylar notch cut out); the
-tibial plateau is a plane sloped along the beam (anterior and posterior rims project apart);
-the fibula, patella, tibial spines and soft-tissue envelope are single solids. Trabecular bone
-is ``bone`` × bone volume fraction plus marrow, with oriented texture (vertical striations
-fanning towards the cortices, finer and more granular in the condyles); children have open
-physes, narrower epiphyses and a small or unossified patella. Osteoarthritis (narrowing,
+solids (anterior: trochlea; posterior: condyles with the intercondylar notch cut out) whose
+sides flare concavely from the shaft to the epicondyles and round off into the condyles; the
+proximal tibia is "wine-glass" shaped (plateau wider than the shaft, slightly overhanging
+rims, sides curving concavely into the shaft) and its plateau is a plane sloped along the
+beam (anterior and posterior rims project apart); the fibula (a head tapering into the neck,
+styloid apex lateral), the patella (a lobulated lens), the tibial spines and the soft-tissue
+envelope are single solids. Trabecular bone is ``bone`` × bone volume fraction plus marrow:
+denser under the articular surfaces, lucent in the metaphyseal centres, with a fine
+granular-reticular texture and principal trabeculae (vertical in the tibial metaphysis,
+arcades in the condyles). Children have open physes (grey cartilage with a dense zone of
+provisional calcification), narrower and rounder epiphyses and a small or unossified
+patella. Osteoarthritis (narrowing,
 flattening, sclerosis, cysts, osteophytes; :mod:`synthmed.phantoms.knee_oa`) reshapes only the
 bone within ~10 mm of the joint surfaces, so the rest of a knee is the same for every grade.
 
@@ -35,6 +41,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import ndimage
 
 from synthmed.phantoms import knee_oa
 from synthmed.phantoms._shapes import _circ, _noise2d, _smoothstep, _steer, _stripe_bank
@@ -107,18 +114,19 @@ def draw_knee_anatomy(*, age_years: float, sex: str = "F", laterality: str = "R"
     s = adult * _growth(age_years) * (1 + 0.045 * n[0])
     shape = dict(
         b_m=9.5 + 2.0 * u[0], n_m=1.9 + 0.4 * u[1], b_l=9.0 + 2.0 * u[2], n_l=1.9 + 0.4 * u[3],
-        notch_hw=7.0 + 1.5 * u[6], notch_h=15.0 + 4.0 * u[7] + 0.25 * flexion_deg,
+        notch_hw=7.0 + 1.5 * u[6], notch_h=13.0 + 3.0 * u[7] + 0.2 * flexion_deg,
         obliquity=1.2 * n[3],                       # lateral joint line lower (+) / higher, mm
-        epi_m=2.5 + 1.5 * u[8], epi_l=1.8 + 1.2 * u[9], W_m=42.0 + 2 * u[10],
+        epi_m=1.2 + 1.2 * u[8], epi_l=0.8 + 1.0 * u[9], W_m=42.0 + 2 * u[10],
         W_l=39.5 + 2 * u[11], shaft_hw=13.5 + 1.5 * u[12],
         valgus_deg=5.0 + 2.0 * u[13], slope_deg=float(np.clip(7 + 2.5 * n[4], 2, 13)),
         W_tm=39.5 + 2 * u[14], W_tl=37.5 + 2 * u[15], t_shaft_hw=14.5 + 1.5 * u[16],
         kappa=0.35 + 0.3 * u[17], R_l=55.0 + 25 * u[18],
         spine_m=7.0 + 2.0 * u[19], spine_l=5.5 + 2.0 * u[20],
-        fib_y=25.0 + 5 * u[21], fib_x=-31.5 - 2.5 * u[22], fib_hw=11.0 + 1.5 * u[23],
+        fib_y=21.0 + 5 * u[21], fib_x=-31.5 - 2.5 * u[22], fib_hw=11.0 + 1.5 * u[23],
         pat_x=-3.0 - 3 * u[24], pat_y=-46.0 + 4 * n[5],
         fat_mm=(9 + 14 * u[25]) if sex == "F" else (4 + 9 * u[25]), girth=1 + 0.06 * n[6],
-        physis_u=u[26], patella_u=u[27], cortex=1.0 + 0.25 * n[7])
+        physis_u=u[26], patella_u=u[27], cortex=1.0 + 0.25 * n[7],
+        round_m=1.7 + 0.5 * u[29], round_l=1.6 + 0.5 * u[30], pat_lobe=u[31])
     # each condyle spans from the notch wall to the epicondyle line; its lowest point (where
     # the compartment's minimum JSW is measured) is in its middle
     nw = shape["notch_hw"] + 0.5
@@ -158,6 +166,12 @@ def _drop(x, cx, a, b, n):
     """How far a superellipse cap's lower border rises at ``x`` above its lowest point (mm)."""
     q = np.clip(np.abs(x - cx) / a, 0, 1)
     return b * (1.0 - (1.0 - q ** n) ** (1.0 / n))
+
+
+def _condyle_drop(x, cx, a, b, n, rounder, sign):
+    """:func:`_drop` of a condyle whose outer half (towards ``sign``) is ``rounder`` × taller,
+    so it curves up into the side of the femur instead of ending in a corner (mm)."""
+    return _drop(x, cx, a, b * np.where(sign * (x - cx) > 0, rounder, 1.0), n)
 
 
 def _profile(depth, ds, rs):
@@ -200,20 +214,28 @@ def _femur(X, Y, g) -> tuple[_Bone, dict]:
     a_m, x_mc = g["a_m"], g["x_mc"]
     a_l, b_l, x_lc = sh["a_l"] * s, sh["b_l"] * s, sh["x_lc"] * s
     y_roof = g["y0_m"] - sh["notch_h"] * s
-    y_em = g["y0_m"] - 24 * s
+    y_em = g["y0_m"] - 26 * s
     tan_v = np.tan(np.radians(sh["valgus_deg"]))
     shaft_c = lambda y: 1.5 * s + tan_v * (y - y_em)  # noqa: E731  (shaft axis, lateral upwards)
-    fl = lambda y, y0: _smoothstep((y - (y_em - 80 * s)) / (y0 - (y_em - 80 * s)))  # noqa: E731
+    ref = g["ref"]
+    # the caps' inner (notch) and outer (widest) levels of the disease-free knee
+    y_cm, y_cl = ref["y_fm"] - ref["b_m"], ref["y_fl"] - b_l
+    wide_m, wide_l = y_cm - ref["b_m"] * (g["round_m"] - 1), y_cl - b_l * (g["round_l"] - 1)
 
-    def side(W, epi, y_epi, sign):
+    def side(W, epi, y_epi, y_wide, sign):
         def f(y):
-            flare = fl(y, y_epi) ** 0.9  # metaphyseal flare from the shaft to the epicondyle
+            # concave (trumpet-like) metaphyseal flare from the shaft, rounding over (a smooth
+            # minimum with 1) into the epicondyle
+            t = np.clip((y - y_epi) / (85 * s) + 1, 0, None) ** 2.0
+            flare = -0.08 * np.logaddexp(-t / 0.08, -1 / 0.08)
             x = (1 - flare) * (shaft_c(y) + sign * sh["shaft_hw"] * s) + flare * sign * W * s
-            return x + sign * epi * s * np.exp(-0.5 * ((y - y_epi) / (6 * s)) ** 2)
+            # the epicondyle's bump fades out where the condyle's rounded outline begins
+            bump = np.exp(-0.5 * ((y - y_epi) / (6 * s)) ** 2) * _smoothstep((y_wide - y) / (5 * s))
+            return x + sign * epi * s * bump
         return f
 
-    med = side(sh["W_m"], sh["epi_m"], y_em, +1)
-    lat = side(sh["W_l"], sh["epi_l"], y_em + 2 * s, -1)
+    med = side(sh["W_m"], sh["epi_m"], y_em, wide_m, +1)
+    lat = side(sh["W_l"], sh["epi_l"], y_em + 2 * s, wide_l, -1)
     # a child's epiphysis is narrower than its metaphysis (unossified cartilage rim)
     epi = g["epi_erosion"] * _smoothstep((Y - g["physes"]["femur"]) / (0.5 * s) + 0.5)
     d_med, d_lat = _side_distance(X, Y, med, +1) - epi, _side_distance(X, Y, lat, -1) - epi
@@ -221,16 +243,14 @@ def _femur(X, Y, g) -> tuple[_Bone, dict]:
     # them, springing from the caps' inner edges up to the roof
     nw = sh["notch_hw"] * s + 0.5 * s
 
-    ref = g["ref"]
-    y_cm, y_cl = ref["y_fm"] - ref["b_m"], ref["y_fl"] - b_l   # the caps' widest level
-
     def outline(x, lift, roof_drop, c):
         u = x - g["x_n"]  # the notch arch is the disease-free knee's; OA changes the condyles
         y_end = y_cl + (y_cm - y_cl) * np.clip((u + nw) / (2 * nw), 0, 1)
         h = np.maximum(y_end - (y_roof + roof_drop), 2 * s)
         arch = y_end - h * (1 - np.clip(np.abs(u) / nw, 0, 1) ** 1.7) ** (1 / 1.7)
-        y = np.where(u >= nw, c["y_fm"] - _drop(x, x_mc, a_m, c["b_m"], c["n_m"]),
-                     np.where(u <= -nw, c["y_fl"] - _drop(x, x_lc, a_l, b_l, c["n_l"]), arch))
+        med = c["y_fm"] - _condyle_drop(x, x_mc, a_m, c["b_m"], c["n_m"], g["round_m"], 1)
+        lat = c["y_fl"] - _condyle_drop(x, x_lc, a_l, b_l, c["n_l"], g["round_l"], -1)
+        y = np.where(u >= nw, med, np.where(u <= -nw, lat, arch))
         return y - lift
 
     def distance(lift, roof_drop, c):
@@ -251,7 +271,7 @@ def _femur(X, Y, g) -> tuple[_Bone, dict]:
     # anterior half: the trochlea closes the top of the notch; its condyles end a bit higher
     d_bot_a = bottom(0.8 * s, 3.0 * s)
     shaft = _smoothstep((y_em - 10 * s - Y) / (45 * s))  # 0 at the condyles, 1 up the shaft
-    t_side = (0.9 + 3.6 * shaft) * g["cortex"]
+    t_side = (0.7 + 3.8 * shaft) * g["cortex"]
     t_sc = g["t_subchondral"]
     r_side = 15 * s - 1 * s * shaft
     B_p, B_a = (34 - 20 * shaft) * s, (26 - 12 * shaft) * s
@@ -298,8 +318,9 @@ def _tibia(X, Y, g) -> tuple[_Bone, dict]:
 
     def side(W, sign):
         def f(y):
-            t = np.clip((y - y_rim) / (100 * s), 0, 1)
-            hw = sh["t_shaft_hw"] * s + (W * s - sh["t_shaft_hw"] * s) * (1 - _smoothstep(t))
+            # "wine glass": the condyles, then a concave curve into the shaft
+            t = np.clip((y - y_rim - 2 * s) / (36 * s), 0, None)
+            hw = sh["t_shaft_hw"] * s + (W * s - sh["t_shaft_hw"] * s) * np.exp(-t ** 2)
             rim = 1.2 * s + spread * (sign > 0)  # the rim overhangs; remodelled wider in OA
             return 2.0 * s + sign * (hw - 2.0 * s) + sign * rim * np.exp(-0.5 * ((y - y_rim) / (4 * s)) ** 2)
         return f
@@ -309,7 +330,7 @@ def _tibia(X, Y, g) -> tuple[_Bone, dict]:
     d_med, d_lat = _side_distance(X, Y, med, +1) - epi, _side_distance(X, Y, lat, -1) - epi
     shaft = _smoothstep((Y - y_rim - 25 * s) / (40 * s))
     B = (24 - 9 * shaft) * s
-    t_side = (0.9 + 3.2 * shaft) * g["cortex"]
+    t_side = (0.7 + 3.4 * shaft) * g["cortex"]
     r_side = 12 * s + 3 * s * shaft
     c_out = _profile(B, [d_med, d_lat], [r_side, r_side])
     c_in = _profile(np.maximum(B - t_side, 0), [d_med - t_side, d_lat - t_side],
@@ -339,10 +360,12 @@ def _fibula(X, Y, g) -> _Bone:
     (xh, yh), hw = g["fibula_head"], sh["fib_hw"] * s
     y_neck = yh + 16 * s
     centre = xh - 0.06 * np.clip(Y - y_neck, 0, None)
-    half = 6.5 * s + (hw - 6.5 * s) * (1 - _smoothstep((Y - yh + 2 * s) / (y_neck - yh + 6 * s)))
+    # the head tapers smoothly into the neck; its top slopes down medially (the facet for
+    # the tibia) to the styloid apex on the lateral side
+    half = 6.5 * s + (hw - 6.5 * s) * np.exp(-(np.clip(Y - yh, 0, None) / (12 * s)) ** 2)
     d_side = half - np.abs(X - centre)
-    d_top = _cap_distance(X, Y, xh, yh, hw, 0.85 * hw, 2.2, up=True)
-    apex = _cap_distance(X, Y, xh - 0.35 * hw, yh - 0.55 * hw, 4 * s, 4.5 * s, 2.0, up=True)
+    d_top = _cap_distance(X, Y, xh + 0.1 * hw, yh, 1.1 * hw, 0.75 * hw, 2.0, up=True)
+    apex = _cap_distance(X, Y, xh - 0.35 * hw, yh - 0.6 * hw, 0.55 * hw, 0.5 * hw, 2.0, up=True)
     d_top = np.maximum(np.where(Y < yh, d_top, np.inf), apex)
     t = 0.9 + 1.5 * _smoothstep((Y - y_neck) / (25 * s))
     outer, inner = _shell(2 * hw * 0.95 * (1 - 0.35 * _smoothstep((Y - yh) / (30 * s))),
@@ -357,10 +380,13 @@ def _patella(X, Y, g) -> _Bone | None:
     cx = sh["pat_x"] * s + g["dx_pat"]
     cy = g["y0_m"] + sh["pat_y"] * s + 0.4 * g["flexion"]
     a, b = 19 * s * size, 21 * s * size
-    dy = (Y - cy) / b
+    dx, dy = (X - cx) / a, (Y - cy) / b
     widen = 1 + 0.2 * np.clip(-dy, -1, 1)  # wider at the base, apex pointing down
-    d = (1 - np.sqrt(((X - cx) / (a * widen)) ** 2 + dy ** 2)) * min(a, b)
-    outer, inner = _shell(20 * s * size, [d], [12 * s * size], [0.25])
+    # rounded-triangular, slightly lobulated outline; a lens (thin margins): faint in the image
+    theta = np.arctan2(dy, dx) + 2 * np.pi * sh["pat_lobe"]
+    lobes = 1 + 0.05 * np.cos(3 * theta) + 0.03 * np.cos(2 * theta + 1.0)
+    d = (1 - np.hypot(dx / widen, dy) / lobes) * min(a, b)
+    outer, inner = _shell(20 * s * size, [d], [0.8 * min(a, b)], [0.3])
     return _Bone(outer, inner, outer > 0, g["bvf"] * 0.5)
 
 
@@ -372,12 +398,14 @@ def _osteophyte_sites(g, tf):
     for side, sign in (("medial", 1), ("lateral", -1)):
         x_edge = tf["edges"][side] - sign * 1.5 * s
         y_edge = float(_tibia_top(np.float32(x_edge), g)) + 2.0 * s
-        out[f"{side}_tibial"] = ((x_edge, y_edge), (0.88 * sign, -0.47), "tibia")
+        out[f"{side}_tibial"] = ((x_edge, y_edge), (0.82 * sign, -0.57), "tibia")
         xc, a, b, n, yb = ((g["x_mc"], g["a_m"], g["b_m"], g["n_m"], g["y_fm"]) if side == "medial"
                            else (sh["x_lc"] * s, sh["a_l"] * s, sh["b_l"] * s, g["n_l"], g["y_fl"]))
-        x = xc + sign * 0.9 * a
-        out[f"{side}_femoral"] = ((x - sign * 0.5 * s, yb - float(_drop(x, xc, a, b, n)) - 1.0 * s),
-                                  (0.85 * sign, 0.53), "femur")
+        x = xc + sign * 0.8 * a
+        rnd = g[f"round_{side[0]}"]
+        out[f"{side}_femoral"] = ((x - sign * 0.5 * s,
+                                   yb - float(_condyle_drop(x, xc, a, b, n, rnd, sign)) - 1.0 * s),
+                                  (0.6 * sign, 0.8), "femur")
     out["tibial_spine"] = ((tf["spine_tip"][0], tf["spine_tip"][1] + 2.0 * s), (0.0, -1.0), "tibia")
     return out
 
@@ -390,12 +418,16 @@ def _add_oa(X, Y, g, bones, ff, tf, oa: OAFeatures):
     for o in oa.osteophytes:
         base, direction, parent = sites[o.site]
         spine = o.site == "tibial_spine"  # a spine spur lengthens the spine: narrow, straight
-        chord, inside = knee_oa.osteophyte_solid(
+        chord, core, inside = knee_oa.osteophyte_solid(
             X, Y, base, direction, o.size_mm, 0.7 if spine else o.width, 0.0 if spine else o.curl,
-            (7 + 0.8 * o.size_mm) * s)
+            (10 + 1.5 * o.size_mm) * s)
         b = bones[parent]
         ost_masks.append((o.site, inside & ~b.mask))
-        b.outer, b.inner = b.outer + chord, b.inner + 0.7 * chord  # trabecular, cortical rim
+        # the spur's cortex continues the parent's, whose old margin under it is remodelled
+        # into trabecular bone
+        merged = 0.8 * np.clip(chord / (2.0 * s), 0, 1)
+        b.inner = b.inner + merged * (b.outer - b.inner) + core
+        b.outer = b.outer + chord
     for b in bones.values():
         b.mask = b.outer > 0
     cyst_mask = np.zeros(X.shape, bool)
@@ -436,20 +468,41 @@ def _physes(X, g):
 
 
 def _trabecular_texture(X, Y, px, g, a: KneeAnatomy):
-    """Unit-variance trabecular pattern: vertical striations fanning to the cortices in the
-    tibia, shorter and more granular in the condyles (anatomy only: grade-independent)."""
+    """Trabecular pattern (~unit variance) and a unit-variance mottle (~3 mm), in the detector
+    grid of pixel size ``px`` mm (anatomy only: grade-independent).
+
+    A granular-reticular mesh (ridges of band-pass noise, ~1.5 mm cells: the projected sum of
+    ~0.5-1 mm trabecular spacings) everywhere, with principal trabeculae: vertical in the
+    tibial metaphysis, arcades normal to the articular surface in the condyles. Detail finer
+    than a pixel is averaged as by the detector's pixel aperture.
+    """
     rng = np.random.default_rng(a.texture_seed)
     s = g["s"]
     mirror = -1.0 if a.laterality == "L" else 1.0
+    band = _stripe_bank(X.shape, px, rng, n_dir=1, period_mm=1.5, length_mm=0.0)[0]
+    mesh = 0.8 - np.abs(band)                      # ridges where the band-pass field crosses 0
     tib = _smoothstep(Y / (6 * s))
-    fan = np.clip(X / (38 * s), -1, 1) * (-0.35 * tib * _smoothstep((Y - 8 * s) / (35 * s))
-                                          + 0.2 * (1 - tib))
-    vert = np.pi / 2 + mirror * fan
-    long = _steer(_stripe_bank(X.shape, px, rng, period_mm=1.4, length_mm=2.5 * s), vert)
-    fine = _steer(_stripe_bank(X.shape, px, rng, period_mm=1.2, length_mm=0.8 * s), vert)
-    mottle = _noise2d(X.shape, 1.5 / px, rng)
-    tex = long * (0.55 + 0.45 * tib) + fine * (0.6 - 0.4 * tib) + 0.35 * mottle
-    return (tex / (tex.std() + 1e-12)).astype(np.float32)
+    # condyles: trabeculae fan out from above each condyle towards its articular surface
+    cx = np.where(X > g["x_n"], g["x_mc"], g["shape"]["x_lc"] * s)
+    arcade = np.arctan2(Y + 30 * s, X - cx)
+    fan = -0.35 * np.clip(X / (38 * s), -1, 1) * _smoothstep((Y - 8 * s) / (35 * s))
+    angle = tib * (np.pi / 2 + mirror * fan) + (1 - tib) * mirror * arcade
+    struts = _steer(_stripe_bank(X.shape, px, rng, period_mm=1.7, length_mm=3.0 * s), angle)
+    metaphysis = tib * _smoothstep((Y - 4 * s) / (10 * s))
+    tex = mesh / (mesh.std() + 1e-12) + struts * (0.45 + 0.6 * metaphysis)
+    tex = ndimage.gaussian_filter(tex / (tex.std() + 1e-12), 0.3)  # box pixel, sigma ~0.3 px
+    return tex.astype(np.float32), _noise2d(X.shape, 3.0 / px, rng)
+
+
+def _density_pattern(X, Y, g, bones, ff, tf):
+    """Large-scale bone density: denser subchondral bands (~3 mm) under both articular
+    surfaces and lucent metaphyseal centres (the anatomy's, not OA's sclerosis)."""
+    s = g["s"]
+    for name, d, centre_y in (("femur", ff["d_bot"], -35 * s), ("tibia", Y - tf["y_top"], 32 * s)):
+        band = np.exp(-np.clip(d, 0, None) / (3 * s)) * (d > -1)
+        r2 = ((X - g["x_n"]) / (15 * s)) ** 2 + ((Y - centre_y) / (14 * s)) ** 2
+        lucent = np.exp(-0.5 * r2)
+        bones[name].bvf = bones[name].bvf * (1 - 0.3 * lucent) + 0.08 * band
 
 
 def _soft_tissue(X, Y, g, fat_mm):
@@ -470,6 +523,7 @@ def _geometry(a: KneeAnatomy, oa: OAFeatures) -> dict:
     rot = np.sin(np.radians(a.rotation_deg))
     beam = 10.0 if a.view == "PA" else 0.0   # PA fixed-flexion view: ~10° caudal beam
     slope = abs(sh["slope_deg"] + 0.35 * a.flexion_deg - beam)
+    immature = float(np.clip((14 - a.age_years) / 9, 0, 1)) * (a.physis_mm > 0)
     return dict(
         shape=sh, s=s, y0_m=0.0, y0_l=sh["obliquity"] * s, jsw_m=oa.medial_jsw_mm,
         jsw_l=oa.lateral_jsw_mm, y_fm=-0.5 * oa.medial_jsw_mm,
@@ -479,12 +533,15 @@ def _geometry(a: KneeAnatomy, oa: OAFeatures) -> dict:
         ref=dict(y_fm=-2.5, y_fl=sh["obliquity"] * s - 3.0, b_m=sh["b_m"] * s, n_m=sh["n_m"],
                  n_l=sh["n_l"]),  # a disease-free joint (JSW 5 / 6 mm) of the same knee
         kappa=sh["kappa"] + 0.25 * dfm, cortex=sh["cortex"],
-        t_subchondral=(0.7 + 1.3 * oa.sclerosis) * sh["cortex"] * max(s, 0.7),
+        t_subchondral=(0.5 + 1.5 * oa.sclerosis) * sh["cortex"] * max(s, 0.7),
         tan_slope=np.tan(np.radians(np.clip(slope, 2.0, 5.0))), deformity=dfm,
         spine_sharpening=oa.tibial_spine_sharpening, bvf=a.bone_volume_fraction,
         flexion=a.flexion_deg, patella_size=a.patella_size,
         fibula_head=(sh["fib_x"] * s + 20 * s * rot, sh["obliquity"] * s + sh["fib_y"] * s),
-        epi_erosion=5.0 * s * float(np.clip((13 - a.age_years) / 8, 0, 1)) * (a.physis_mm > 0),
+        # a young child's epiphysis: narrower than its metaphysis (unossified cartilage rim)
+        # and rounder, without the adult's squared condyles
+        epi_erosion=8.0 * s * immature, round_m=sh["round_m"] * (1 + 0.5 * immature),
+        round_l=sh["round_l"] * (1 + 0.5 * immature),
         dx_ant=-25 * s * rot, dx_pat=-55 * s * rot)
 
 
@@ -532,6 +589,7 @@ def knee(shape: tuple[int, int], fov_mm: float, anatomy: KneeAnatomy, oa: OAFeat
     pat = _patella(X, Y, g)
     if pat is not None:
         bones["patella"] = pat
+    _density_pattern(X, Y, g, bones, ff, tf)
     ost, cysts = _add_oa(X, Y, g, bones, ff, tf, oa)
     masks = {k: b.mask.copy() for k, b in bones.items()}
     # growth plates: a lucent cartilage band with a dense zone of provisional calcification on
@@ -543,17 +601,18 @@ def knee(shape: tuple[int, int], fov_mm: float, anatomy: KneeAnatomy, oa: OAFeat
         if a.physis_mm > 0:
             band = _smoothstep((0.5 * a.physis_mm - np.abs(dist)) / 0.35 + 0.5)
             masks[_PHYSIS[name]] = (band > 0.5) & b.mask
-            b.outer, b.inner = b.outer * (1 - band), b.inner * (1 - band)
+            # the plate undulates, so bone overlaps part of it along the beam: grey, not black
+            b.outer, b.inner = b.outer * (1 - 0.7 * band), b.inner * (1 - 0.7 * band)
             zpc = np.exp(-0.5 * ((meta * dist - 0.5 * a.physis_mm - 0.6) / 0.5) ** 2)
             b.bvf = b.bvf + 0.35 * zpc
         else:
             b.bvf = b.bvf + 0.02 * np.exp(-0.5 * (dist / 0.6) ** 2)
-    tex = _trabecular_texture(X, Y, px, g, a) if texture else 0.0
+    tex, mottle = _trabecular_texture(X, Y, px, g, a) if texture else (0.0, 0.0)
     bone = np.zeros(shape, np.float32)
     marrow = np.zeros(shape, np.float32)
     solid = np.zeros(shape, np.float32)
     for b in bones.values():
-        bvf = np.clip(b.bvf * (1 + 0.14 * tex), 0.0, 0.95)
+        bvf = np.clip(b.bvf * (1 + 0.07 * tex + 0.06 * mottle), 0.0, 0.95)
         bone += (b.outer - b.inner) + b.inner * bvf
         marrow += b.inner * (1 - bvf)
         solid += b.outer

@@ -228,12 +228,14 @@ def normal_features(age_years: float) -> OAFeatures:
 
 
 # --------------------------------------------------------------------------- OA solids
-def osteophyte_solid(X, Y, base_xy, direction, size_mm, width, curl, depth_mm):
+def osteophyte_solid(X, Y, base_xy, direction, size_mm, width, curl, depth_mm, cortex_mm=0.4):
     """A beak-shaped spur growing from ``base_xy`` (mm) along unit ``direction``.
 
-    Returns ``(chord_mm, inside)``: path length through the spur (a ridge ``depth_mm`` deep
-    along the beam, rounded tip, pointed and slightly curled) and its silhouette. The spur
-    starts 3 mm inside the bone so that it joins the parent cortex.
+    Returns ``(chord_mm, inner_mm, inside)``: path length through the spur (a ridge
+    ``depth_mm`` deep along the beam, triangular: broad base tapering to a pointed, slightly
+    curled tip), through the same spur shrunk by its cortex ``cortex_mm`` (its trabecular
+    core), and its silhouette. The spur starts 3 mm inside the bone, so that it grows out of
+    the parent's margin.
     """
     dx, dy = direction
     u = (X - base_xy[0]) * dx + (Y - base_xy[1]) * dy     # along the spur, mm
@@ -241,11 +243,14 @@ def osteophyte_solid(X, Y, base_xy, direction, size_mm, width, curl, depth_mm):
     length = size_mm + 3.0
     t = np.clip((u + 3.0) / length, 0.0, 1.0)
     v = v - curl * 0.35 * size_mm * t ** 2                # the tip bends towards the joint
-    half = 0.5 * width * max(size_mm, 0.8) * (1.0 - t ** 2) ** 0.6 * (1.0 - 0.4 * t) + 0.15
+    half = 0.5 * width * max(size_mm, 0.8) * (1.0 - t) ** 0.8 + 0.15
     d = np.minimum(half - np.abs(v), np.minimum(u + 3.0, size_mm - u) * 2.0)
     inside = d > 0
-    chord = depth_mm * _circ(np.clip(d, 0, None) / (0.6 + 0.3 * size_mm)) * (1.0 - 0.4 * t)
-    return chord.astype(np.float32), inside
+    r = 1.0 + 0.5 * size_mm  # rounded across: dense along its axis, thin at its edges
+    depth = depth_mm * (1.0 - 0.4 * t)
+    chord = depth * _circ(np.clip(d, 0, None) / r)
+    inner = np.maximum(depth - cortex_mm, 0) * _circ(np.clip(d - cortex_mm, 0, None) / r)
+    return chord.astype(np.float32), inner.astype(np.float32), inside
 
 
 def cyst_solid(X, Y, centre_xy, diameter_mm):

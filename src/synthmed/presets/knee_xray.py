@@ -63,6 +63,11 @@ class KneeXrayParams(BaseModel):
                                "lower, notch taller, plateau rims apart)")
     rotation_deg: float = Field(0.0, ge=-10, le=10, description="Leg rotation about its long "
                                 "axis in degrees; + = external (more tibiofibular overlap)")
+    processing: Literal["auto", "standard", "clahe"] = Field(
+        "auto", description="Image processing: 'standard' (log, dynamic-range compression, "
+        "unsharp mask, film curve), 'clahe' (then contrast-limited adaptive histogram "
+        "equalisation, strength drawn per image, as in the OAI-derived KL datasets), or "
+        "'auto': clahe for the 'joint' field of view, standard for 'knee'")
     kvp: float = Field(65.0, ge=50, le=90, description="Tube voltage in kV")
     mas: float = Field(5.0, ge=1, le=20, description="Tube current-time product in mAs "
                        "(sets quantum noise)")
@@ -105,8 +110,54 @@ class KneeXrayParams(BaseModel):
         return {k: getattr(self, k) for k in knee_oa.CONTROLS}
 
 
-def _reference_window(ref_signal, ref_px, shape, drc_amount, drc_sigma_mm):
-    """Dynamic-range compression map (full size) and window, from a pathology-free render.
+def _clahe_from_reference(img, ref_img, clip, tiles=8, spread=0.05, nbins=128):
+    """Contrast-limited adaptive histogram equalisation of ``img`` with ``ref_img``'s mappings.
+
+    As ``skimage.exposure.equalize_adapthist`` (``tiles`` × ``tiles`` contextual regions,
+    histograms clipped at ``clip`` × a uniform histogram's height and the excess spread
+    evenly, mappings interpolated bilinearly between region centres), except that each
+    region's mapping is the cumulative histogram of the *reference* image (grey levels in
+    [0, 1], any size), blurred by ``spread`` grey levels for the texture and noise a
+    noiseless, untextured reference lacks. A disease-free reference keeps the mapping fixed
+    when only the joint changes. Returns float32 in [0, 1].
+
+    >>> stripes = np.where(np.arange(64)[:, None] % 4 < 2, 0.45, 0.55) * np.ones((1, 64))
+    >>> out = _clahe_from_reference(stripes, stripes, clip=3.0)   # low contrast is stretched
+    >>> bool(np.ptp(out) > 3 * np.ptp(stripes) and 0 <= out.min() and out.max() <= 1)
+    True
+    """
+    h, w = ref_img.shape
+    region = (np.arange(h)[:, None] * tiles // h) * tiles + np.arange(w)[None, :] * tiles // w
+    level = np.minimum((np.clip(ref_img, 0, 1) * nbins).astype(np.int64), nbins - 1)
+    hist = np.bincount((region * nbins + level).ravel(), minlength=tiles * tiles * nbins)
+    hist = ndimage.gaussian_filter1d(hist.reshape(tiles, tiles, nbins).astype(np.float64),
+                                     spread * nbins, axis=2, mode="nearest")
+    hist /= hist.sum(axis=2, keepdims=True)
+    excess = np.clip(hist - clip / nbins, 0, None).sum(axis=2, keepdims=True)
+    lut = np.cumsum(np.minimum(hist, clip / nbins) + excess / nbins, axis=2)
+    lut = np.concatenate([np.zeros((tiles, tiles, 1)), lut], axis=2)  # value at level edges
+
+    def centres(n):  # the two region centres around each row (column) and the weight
+        f = np.clip((np.arange(n) + 0.5) * tiles / n - 0.5, 0, tiles - 1)
+        i0 = np.minimum(f.astype(np.int64), tiles - 2)
+        return i0, (f - i0).astype(np.float32)
+
+    (r0, wr), (c0, wc) = centres(img.shape[0]), centres(img.shape[1])
+    r0, wr, c0, wc = r0[:, None], wr[:, None], c0[None, :], wc[None, :]
+    x = np.clip(img, 0, 1) * nbins
+    k = np.minimum(x.astype(np.int64), nbins - 1)
+    fx = (x - k).astype(np.float32)
+    flat = lut.ravel().astype(np.float32)
+    out = np.zeros(img.shape, np.float32)
+    for dr, dc, wgt in ((0, 0, (1 - wr) * (1 - wc)), (0, 1, (1 - wr) * wc),
+                        (1, 0, wr * (1 - wc)), (1, 1, wr * wc)):
+        i = ((r0 + dr) * tiles + c0 + dc) * (nbins + 1) + k
+        out += wgt * (flat[i] * (1 - fx) + flat[i + 1] * fx)
+    return out.astype(np.float32)
+
+
+def _reference_window(ref_signal, ref_px, drc_amount, drc_sigma_mm):
+    """Dynamic-range compression map (reference grid) and window, from a pathology-free render.
 
     Computing both from the disease-free knee of the same anatomy keeps the grey scale fixed
     when only the joint changes, so an edit changes pixels only near the joint.
@@ -116,9 +167,14 @@ def _reference_window(ref_signal, ref_px, shape, drc_amount, drc_sigma_mm):
     body = p > 0.15 * np.percentile(p, 95)
     low = low - float(np.median(low[body]))
     lo, hi = np.percentile((p - drc_amount * low)[body], (0.5, 99.5))
+    return low.astype(np.float32), (float(lo), float(hi))
+
+
+def _upsample(low, shape):
+    """A smooth map resized to ``shape`` (linear interpolation)."""
     zoom = (shape[0] / low.shape[0], shape[1] / low.shape[1])
-    full = ndimage.zoom(low, zoom, order=1, mode="nearest", grid_mode=True)[: shape[0], : shape[1]]
-    return full.astype(np.float32), (float(lo), float(hi))
+    full = ndimage.zoom(low, zoom, order=1, mode="nearest", grid_mode=True)
+    return full[: shape[0], : shape[1]].astype(np.float32)
 
 
 @register_preset("knee_xray", params=KneeXrayParams)
@@ -129,7 +185,9 @@ def knee_xray(params: KneeXrayParams, rng: np.random.Generator) -> Sample:
     trabecular bone (:mod:`synthmed.phantoms.knee`); joint-space narrowing, osteophytes,
     sclerosis, cysts and deformity follow the KL grade or explicit controls
     (:mod:`synthmed.phantoms.knee_oa`); imaging is polychromatic X-ray physics
-    (:mod:`synthmed.physics.xray`). Image values: float32 in [0, 1], bright = attenuating.
+    (:mod:`synthmed.physics.xray`), then standard or CLAHE processing (``processing``; the
+    adaptive mapping comes from the disease-free reference render, so edits stay local).
+    Image values: float32 in [0, 1], bright = attenuating.
     ``spacing_mm`` is the pixel size at the knee (parallel projection, no magnification), so
     landmark distances × ``spacing_mm`` are the joint-space widths in mm.
     """
@@ -143,22 +201,30 @@ def knee_xray(params: KneeXrayParams, rng: np.random.Generator) -> Sample:
     shape = tuple(p.image_size)
     fov = _FOV_MM[p.field_of_view] * float(np.clip(anat.scale, 0.6, 1.15))
     ph = knee(shape, fov, anat, oa)
-    ref_shape = tuple(max(32, n // 4) for n in shape)
+    ref_shape = tuple(max(64, n // 4) for n in shape)
     ref = knee(ref_shape, fov, anat, knee_oa.normal_features(p.age_years), texture=False)
     # acquisition and processing vary between departments (own stream: grade-independent)
     drc, drc_sigma = acq_rng.uniform(0.6, 0.85), acq_rng.uniform(8.0, 14.0)
     disp = dict(contrast=acq_rng.uniform(3.0, 3.8), level=acq_rng.uniform(-0.05, 0.12),
-                gamma=acq_rng.uniform(0.85, 1.1), unsharp_amount=acq_rng.uniform(1.0, 1.8),
+                gamma=acq_rng.uniform(0.85, 1.1), unsharp_amount=acq_rng.uniform(0.2, 0.8),
                 unsharp_sigma_mm=acq_rng.uniform(1.0, 2.2))
+    clahe = dict(clip=acq_rng.uniform(1.1, 2.0), blend=acq_rng.uniform(0.6, 1.0),
+                 gamma=float(np.exp(acq_rng.normal(-0.15, 0.3))))
     colli = xray.collimation(shape, acq_rng) if p.field_of_view == "knee" else None
     # knee technique: 100 cm SID, 2.5 mm Al, grid, CsI flat panel (PSF sigma ~0.12 mm)
     tech = dict(sid_mm=1000.0, filtration_mm_al=2.5, grid=True, blur_mm=0.12)
     ref_signal = xray.project(ref.path_lengths, ref.spacing_mm, p.kvp, p.mas, None,
                               noise=False, **tech)
-    low, window = _reference_window(ref_signal, ref.spacing_mm, shape, drc, drc_sigma)
+    low, window = _reference_window(ref_signal, ref.spacing_mm, drc, drc_sigma)
     signal = xray.project(ph.path_lengths, ph.spacing_mm, p.kvp, p.mas, acq_rng, **tech)
-    signal = signal * np.exp(drc * low)   # p -> p - drc * low (compression from the reference)
+    signal = signal * np.exp(drc * _upsample(low, shape))  # compression from the reference
     img = xray.display(signal, ph.spacing_mm, drc_amount=0.0, window=window, **disp)
+    clahe_on = p.processing == "clahe" or (p.processing == "auto" and p.field_of_view == "joint")
+    if clahe_on:
+        ref_img = xray.display(ref_signal * np.exp(drc * low), ref.spacing_mm, drc_amount=0.0,
+                               window=window, **disp)
+        eq = _clahe_from_reference(img, ref_img, clahe["clip"])
+        img = (clahe["blend"] * eq + (1 - clahe["blend"]) * img) ** clahe["gamma"]
     if colli is not None:  # unexposed margins: white with a soft penumbra
         img = (img * colli[0] + colli[1] * (1 - colli[0])).astype(np.float32)
 
@@ -180,7 +246,8 @@ def knee_xray(params: KneeXrayParams, rng: np.random.Generator) -> Sample:
              "view": p.view, "flexion_deg": float(p.flexion_deg),
              "rotation_deg": float(p.rotation_deg), "kvp": float(p.kvp), "mas": float(p.mas),
              "field_of_view_mm": ph.attributes["field_of_view_mm"],
-             "open_physes": bool(anat.physis_mm > 0)}
+             "open_physes": bool(anat.physis_mm > 0),
+             "processing": "clahe" if clahe_on else "standard"}
     classes = {"osteoarthritis": p.kl_grade >= 2}
     labels = Labels(masks=masks, label_table=dict(LABEL_TABLE),
                     instances=instances if inst_classes else None, instance_classes=inst_classes,
