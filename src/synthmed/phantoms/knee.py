@@ -44,12 +44,18 @@ import numpy as np
 from scipy import ndimage
 
 from synthmed.phantoms import knee_oa
-from synthmed.phantoms._shapes import _circ, _noise2d, _smoothstep, _steer, _stripe_bank
+from synthmed.phantoms._shapes import _circ, _smoothstep
 from synthmed.phantoms.knee_oa import OAFeatures
+from synthmed.phantoms.knee_texture import density_pattern, trabecular_texture
 
 __all__ = ["KneeAnatomy", "KneePhantom", "draw_knee_anatomy", "knee", "physis_closure_age"]
 
 _PHYSIS = {"femur": "femoral_physis", "tibia": "tibial_physis", "fibula": "fibular_physis"}
+# Gaussian sigma (mm) by which every bone margin spreads in projection: cortical surfaces are
+# rough and undulate along the beam (their anterior and posterior rims project a little apart),
+# and the focal spot (~1.2 mm at magnification ~1.15) and a standing patient's sway add
+# geometric unsharpness. It spreads the solids' chords, not the trabecular texture.
+_MARGIN_SPREAD_MM = 0.7
 
 
 @dataclass(frozen=True)
@@ -418,9 +424,11 @@ def _add_oa(X, Y, g, bones, ff, tf, oa: OAFeatures):
     for o in oa.osteophytes:
         base, direction, parent = sites[o.site]
         spine = o.site == "tibial_spine"  # a spine spur lengthens the spine: narrow, straight
+        depth = (10 + 1.5 * o.size_mm) * s
+        # spurs are sclerotic: a thick cortex (~30 % of their chord) around a thin core
         chord, core, inside = knee_oa.osteophyte_solid(
             X, Y, base, direction, o.size_mm, 0.7 if spine else o.width, 0.0 if spine else o.curl,
-            (10 + 1.5 * o.size_mm) * s)
+            depth, cortex_mm=0.3 * depth)
         b = bones[parent]
         ost_masks.append((o.site, inside & ~b.mask))
         # the spur's cortex continues the parent's, whose old margin under it is remodelled
@@ -467,44 +475,6 @@ def _physes(X, g):
     return {"femur": y_f, "tibia": y_t, "fibula": y_fib}
 
 
-def _trabecular_texture(X, Y, px, g, a: KneeAnatomy):
-    """Trabecular pattern (~unit variance) and a unit-variance mottle (~3 mm), in the detector
-    grid of pixel size ``px`` mm (anatomy only: grade-independent).
-
-    A granular-reticular mesh (ridges of band-pass noise, ~1.5 mm cells: the projected sum of
-    ~0.5-1 mm trabecular spacings) everywhere, with principal trabeculae: vertical in the
-    tibial metaphysis, arcades normal to the articular surface in the condyles. Detail finer
-    than a pixel is averaged as by the detector's pixel aperture.
-    """
-    rng = np.random.default_rng(a.texture_seed)
-    s = g["s"]
-    mirror = -1.0 if a.laterality == "L" else 1.0
-    band = _stripe_bank(X.shape, px, rng, n_dir=1, period_mm=1.5, length_mm=0.0)[0]
-    mesh = 0.8 - np.abs(band)                      # ridges where the band-pass field crosses 0
-    tib = _smoothstep(Y / (6 * s))
-    # condyles: trabeculae fan out from above each condyle towards its articular surface
-    cx = np.where(X > g["x_n"], g["x_mc"], g["shape"]["x_lc"] * s)
-    arcade = np.arctan2(Y + 30 * s, X - cx)
-    fan = -0.35 * np.clip(X / (38 * s), -1, 1) * _smoothstep((Y - 8 * s) / (35 * s))
-    angle = tib * (np.pi / 2 + mirror * fan) + (1 - tib) * mirror * arcade
-    struts = _steer(_stripe_bank(X.shape, px, rng, period_mm=1.7, length_mm=3.0 * s), angle)
-    metaphysis = tib * _smoothstep((Y - 4 * s) / (10 * s))
-    tex = mesh / (mesh.std() + 1e-12) + struts * (0.45 + 0.6 * metaphysis)
-    tex = ndimage.gaussian_filter(tex / (tex.std() + 1e-12), 0.3)  # box pixel, sigma ~0.3 px
-    return tex.astype(np.float32), _noise2d(X.shape, 3.0 / px, rng)
-
-
-def _density_pattern(X, Y, g, bones, ff, tf):
-    """Large-scale bone density: denser subchondral bands (~3 mm) under both articular
-    surfaces and lucent metaphyseal centres (the anatomy's, not OA's sclerosis)."""
-    s = g["s"]
-    for name, d, centre_y in (("femur", ff["d_bot"], -35 * s), ("tibia", Y - tf["y_top"], 32 * s)):
-        band = np.exp(-np.clip(d, 0, None) / (3 * s)) * (d > -1)
-        r2 = ((X - g["x_n"]) / (15 * s)) ** 2 + ((Y - centre_y) / (14 * s)) ** 2
-        lucent = np.exp(-0.5 * r2)
-        bones[name].bvf = bones[name].bvf * (1 - 0.3 * lucent) + 0.08 * band
-
-
 def _soft_tissue(X, Y, g, fat_mm):
     """(whole-limb chord, subcutaneous fat chord) in mm: an elliptic limb with a fat layer."""
     s = g["s"] * g["shape"]["girth"]
@@ -533,7 +503,7 @@ def _geometry(a: KneeAnatomy, oa: OAFeatures) -> dict:
         ref=dict(y_fm=-2.5, y_fl=sh["obliquity"] * s - 3.0, b_m=sh["b_m"] * s, n_m=sh["n_m"],
                  n_l=sh["n_l"]),  # a disease-free joint (JSW 5 / 6 mm) of the same knee
         kappa=sh["kappa"] + 0.25 * dfm, cortex=sh["cortex"],
-        t_subchondral=(0.5 + 1.5 * oa.sclerosis) * sh["cortex"] * max(s, 0.7),
+        t_subchondral=(0.3 + 1.5 * oa.sclerosis) * sh["cortex"] * max(s, 0.7),
         tan_slope=np.tan(np.radians(np.clip(slope, 2.0, 5.0))), deformity=dfm,
         spine_sharpening=oa.tibial_spine_sharpening, bvf=a.bone_volume_fraction,
         flexion=a.flexion_deg, patella_size=a.patella_size,
@@ -589,7 +559,7 @@ def knee(shape: tuple[int, int], fov_mm: float, anatomy: KneeAnatomy, oa: OAFeat
     pat = _patella(X, Y, g)
     if pat is not None:
         bones["patella"] = pat
-    _density_pattern(X, Y, g, bones, ff, tf)
+    density_pattern(X, Y, g, bones, ff["d_bot"], tf["y_top"])
     ost, cysts = _add_oa(X, Y, g, bones, ff, tf, oa)
     masks = {k: b.mask.copy() for k, b in bones.items()}
     # growth plates: a lucent cartilage band with a dense zone of provisional calcification on
@@ -607,15 +577,17 @@ def knee(shape: tuple[int, int], fov_mm: float, anatomy: KneeAnatomy, oa: OAFeat
             b.bvf = b.bvf + 0.35 * zpc
         else:
             b.bvf = b.bvf + 0.02 * np.exp(-0.5 * (dist / 0.6) ** 2)
-    tex, mottle = _trabecular_texture(X, Y, px, g, a) if texture else (0.0, 0.0)
+    tex, mottle = (trabecular_texture(X, Y, px, g, a.texture_seed, a.laterality) if texture
+                   else (0.0, 0.0))
     bone = np.zeros(shape, np.float32)
     marrow = np.zeros(shape, np.float32)
     solid = np.zeros(shape, np.float32)
     for b in bones.values():
+        outer, inner = (ndimage.gaussian_filter(c, _MARGIN_SPREAD_MM / px) for c in (b.outer, b.inner))
         bvf = np.clip(b.bvf * (1 + 0.07 * tex + 0.06 * mottle), 0.0, 0.95)
-        bone += (b.outer - b.inner) + b.inner * bvf
-        marrow += b.inner * (1 - bvf)
-        solid += b.outer
+        bone += (outer - inner) + inner * bvf
+        marrow += inner * (1 - bvf)
+        solid += outer
     body, fat = _soft_tissue(X, Y, g, a.shape["fat_mm"] * (0.6 + 0.4 * s))
     soft = np.clip(body - fat - solid, 0, None)
     fat_frac = 0.15 + 0.55 * float(np.clip((a.age_years - 5) / 25, 0, 1))  # red -> yellow marrow
