@@ -44,9 +44,14 @@ def test_identity_ignores_count_but_not_seed(toy_spec_text):
     assert a.identity() != parse_spec(toy_spec_text.replace("seed: 1", "seed: 2")).identity()
 
 
-def test_png_is_always_exported_first():
-    spec = parse_spec("preset: toy\nexport: [npz, png, npz]\n")
-    assert spec.export == ["png", "npz"]
+@pytest.mark.parametrize("export, expected", [
+    ("[npz, png, npz]", ["png", "npz"]),      # png first, duplicates dropped
+    ("[nifti, dicom]", ["nifti", "dicom"]),   # volumes: a readable base format, no png
+    ("[dicom]", ["png", "dicom"]),            # nothing synthmed reads back: png added
+    ("[coco, npz]", ["png", "coco", "npz"]),  # COCO's images are the PNGs
+])
+def test_a_readable_base_format_is_always_exported(export, expected):
+    assert parse_spec(f"preset: toy\nexport: {export}\n").export == expected
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -77,7 +77,9 @@ class DatasetSpec(BaseModel):
         "Preset parameters: a fixed value, or one of {uniform: [lo, hi]}, "
         "{normal: {mean, std, min, max}}, {choice: [a, b] or {a: p, b: q}}, {bernoulli: p}."))
     export: list[str] = Field(default_factory=lambda: ["png"], description=(
-        "Export formats; `png` (images, masks and JSON labels) is always written."))
+        "Export formats. One that synthmed reads back (`png`, `npz` or `nifti`) is always "
+        "written: `png` is added when none is given, and with `coco` (its images are the "
+        "PNGs). Volumes need `nifti` or `npz`."))
 
     @field_validator("export")
     @classmethod
@@ -86,7 +88,10 @@ class DatasetSpec(BaseModel):
         for fmt in v:
             if fmt not in known:
                 raise ValueError(f"unknown export format {fmt!r}; available: {', '.join(known)}")
-        return ["png"] + [f for f in dict.fromkeys(v) if f != "png"]
+        formats = list(dict.fromkeys(v))
+        if not {"png", "npz", "nifti"} & set(formats) or "coco" in formats:
+            formats.append("png")
+        return sorted(dict.fromkeys(formats), key=lambda f: f != "png")  # png first
 
     def identity(self) -> str:
         """Hash of everything that determines sample *i* (all fields but name, count
