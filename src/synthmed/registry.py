@@ -100,6 +100,7 @@ class Registry:
 PRESETS = Registry("preset", "synthmed.presets", {
     "chest_xray": "synthmed.presets.chest_xray",
     "knee_xray": "synthmed.presets.knee_xray",
+    "lung_ct": "synthmed.presets.lung_ct",
 })
 EXPORTERS = Registry("export format", "synthmed.exporters", {
     "png": "synthmed.export.png",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["chest_xray_report", "knee_xray_report"]
+__all__ = ["chest_xray_report", "knee_xray_report", "lung_ct_report"]
 
 _LOBE_WORDS = {
     "RUL": "right upper lobe", "RML": "right middle lobe", "RLL": "right lower lobe",
@@ -134,3 +134,81 @@ def knee_xray_report(classes: dict, attributes: dict) -> str:
     imp = f"{_KL_WORDS[grade]} of the {side} knee (Kellgren-Lawrence grade {grade})."
     return "FINDINGS: " + " ".join(f) + "\nIMPRESSION: " + imp
 
+_COVID_WORDS = {"ggo": "ground-glass opacities", "consolidation": "consolidation",
+                "crazy_paving": "ground-glass opacities with superimposed interlobular septal "
+                                "thickening (crazy paving)",
+                "mixed": "ground-glass opacities with areas of consolidation and crazy paving"}
+_COVID_WHERE = {"peripheral_lower": "peripheral, subpleural and lower-lobe predominant",
+                "peripheral": "peripheral and subpleural", "lower": "lower-lobe predominant",
+                "diffuse": "diffuse", "central": "central, peribronchovascular"}
+
+
+def _effusion_size(ml: float) -> str:
+    return "small" if ml < 250 else "moderate" if ml < 1000 else "large"
+
+
+def lung_ct_report(classes: dict, attributes: dict) -> str:
+    """FINDINGS / IMPRESSION text for a chest CT from ``classes`` and ``attributes``.
+
+    >>> print(lung_ct_report({"covid": True, "nodule": False, "emphysema": False,
+    ...     "effusion": False}, {"slice_thickness_mm": 2.5, "kernel": "lung",
+    ...     "covid_pattern": "ggo", "covid_distribution": "peripheral_lower",
+    ...     "covid_laterality": "bilateral", "covid_extent_percent": 21.4,
+    ...     "covid_severity_score": 11}))  # doctest: +NORMALIZE_WHITESPACE
+    FINDINGS: Non-contrast CT of the chest, 2.5 mm slices, lung kernel. Bilateral peripheral,
+    subpleural and lower-lobe predominant ground-glass opacities involving about 21 % of the
+    lung volume (CT severity score 11/25). No pulmonary nodule. No pleural effusion. Heart
+    size normal; no pericardial effusion.
+    IMPRESSION: Findings typical of COVID-19 pneumonia, moderate extent (CT severity score
+    11/25).
+    """
+    a = attributes
+    f = [f"Non-contrast CT of the chest, {float(a.get('slice_thickness_mm', 2.5)):g} mm slices, "
+         f"{a.get('kernel', 'standard')} kernel."]
+    imp = []
+    if classes.get("covid"):
+        side = str(a.get("covid_laterality", "bilateral"))
+        side = "Bilateral" if side == "bilateral" else f"{side.capitalize()}-sided"
+        where = _COVID_WHERE.get(str(a.get("covid_distribution")), "")
+        what = _COVID_WORDS.get(str(a.get("covid_pattern")), "opacities")
+        score = int(a.get("covid_severity_score", 0))
+        f.append(f"{side} {where} {what} involving about "
+                 f"{float(a.get('covid_extent_percent', 0)):.0f} % of the lung volume "
+                 f"(CT severity score {score}/25).")
+        extent = "mild" if score <= 7 else "moderate" if score <= 17 else "severe"
+        typical = a.get("covid_distribution") in ("peripheral_lower", "peripheral", "lower")
+        imp.append(f"Findings {'typical of' if typical else 'compatible with'} COVID-19 "
+                   f"pneumonia, {extent} extent (CT severity score {score}/25).")
+    if classes.get("emphysema"):
+        kind = str(a.get("emphysema_type", "centrilobular"))
+        zone = "upper-zone predominant" if kind == "centrilobular" else "lower-zone predominant"
+        pct = float(a.get("emphysema_extent_percent", 0))
+        f.append(f"{kind.capitalize()} emphysema, {zone}, about {pct:.0f} % of the lung volume.")
+        imp.append(f"{'Mild' if pct < 10 else 'Moderate' if pct < 25 else 'Severe'} "
+                   f"{kind} emphysema.")
+    n = int(a.get("nodule_count", 0))
+    if classes.get("nodule") and n:
+        kind = str(a.get("nodule_1_type", "solid")).replace("_", "-")
+        d = float(a.get("nodule_1_diameter_mm", 0))
+        lobe = _LOBE_WORDS.get(str(a.get("nodule_1_lobe")), "lung")
+        rads = a.get("lung_rads", a.get("nodule_1_lung_rads", "2"))
+        if n == 1:
+            f.append(f"{d:.0f} mm {kind} nodule in the {lobe} (Lung-RADS {rads}).")
+        else:
+            f.append(f"{n} {kind} nodules, the largest {d:.0f} mm in the {lobe}.")
+        imp.append(f"{'Pulmonary nodule' if n == 1 else 'Pulmonary nodules'}: Lung-RADS {rads}.")
+    else:
+        f.append("No pulmonary nodule.")
+    if classes.get("effusion"):
+        side = str(a.get("effusion_side", "right"))
+        size = _effusion_size(float(a.get("effusion_volume_ml", 0)))
+        words = f"{size.capitalize()} bilateral pleural effusions" if side == "bilateral" else \
+            f"{size.capitalize()} {side} pleural effusion"
+        f.append(f"{words} (about {float(a.get('effusion_volume_ml', 0)):.0f} mL) with "
+                 "adjacent compressive atelectasis.")
+        imp.append(f"{words}.")
+    else:
+        f.append("No pleural effusion.")
+    f.append("Heart size normal; no pericardial effusion.")
+    impression = " ".join(imp) if imp else "No acute cardiopulmonary abnormality."
+    return "FINDINGS: " + " ".join(f) + "\nIMPRESSION: " + impression
