@@ -1,7 +1,8 @@
-"""What a benchmark ran on: Python, CPU and package versions (shared by the benchmarks)."""
+"""What a benchmark ran on (Python, CPU, package versions) and where its results go."""
 
 from __future__ import annotations
 
+import json
 import platform
 from importlib import metadata
 from pathlib import Path
@@ -28,3 +29,10 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.processor()
+
+
+def write_result(result: dict, path: Path) -> None:
+    """Write a benchmark's result as JSON (folders made as needed) and say where."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"  results: {path}")

@@ -24,7 +24,6 @@ Run: ``make bench`` (or ``python benchmarks/ct_vs_skimage.py --repeats 3``).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import time
@@ -36,7 +35,7 @@ from skimage.transform import iradon, radon, resize
 
 from synthmed.physics import ct
 
-from _machine import versions
+from _machine import versions, write_result
 
 PACKAGES = ("synthmed", "numpy", "scipy", "scikit-image")
 
@@ -163,9 +162,7 @@ def main() -> None:
         "cross_check_rmse_hu": cross_check(odd, args.spacing_mm, args.views),
     }
     report(result)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"  results: {args.json}")
+    write_result(result, args.json)
 
 
 def report(r: dict) -> None:

@@ -21,7 +21,6 @@ Run: ``make bench`` (or ``python benchmarks/drr.py --repeats 3 --threads 1``).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import statistics
@@ -33,7 +32,7 @@ import numpy as np
 from synthmed.physics.drr import hu_to_materials, path_lengths_from_ct
 from synthmed.physics.xray import MATERIALS
 
-from _machine import versions
+from _machine import versions, write_result
 
 PACKAGES = ("synthmed", "numpy", "scipy", "torch", "diffdrr", "torchio")
 
@@ -259,9 +258,7 @@ def main() -> None:
                       "vs_diffdrr_siddon_edge_rows": agreement(ours, siddon, inside & edge)},
     }
     report(result)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"  results: {args.json}")
+    write_result(result, args.json)
 
 
 def report(r: dict) -> None:
