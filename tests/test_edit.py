@@ -117,3 +117,19 @@ def test_cli_edit_of_a_missing_file_exits_2(capsys, tmp_path):
     code, _, err = run_cli(capsys, "edit", tmp_path / "none.png", "--set", "mas=3",
                            "-o", tmp_path / "ed")
     assert code == 2 and "no such file" in err
+
+
+def test_cli_edit_of_a_volume_writes_nifti_by_default(capsys, tmp_path):
+    spec = tmp_path / "ct.yaml"
+    spec.write_text("name: ct\npreset: lung_ct\ncount: 1\nseed: 2\nimage_size: [64, 64]\n"
+                    "params:\n  n_slices: 8\n  mas: 50\nexport: [npz]\n")
+    main(["generate", str(spec), "-o", str(tmp_path / "ct"), "--workers", "1", "-q"])
+    code, out, err = run_cli(capsys, "edit", tmp_path / "ct" / "npz" / "000000.npz",
+                             "--set", "mas=400", "-o", tmp_path / "ed")
+    assert code == 0, err
+    edited = open_dataset(tmp_path / "ed")[0]
+    original = open_dataset(tmp_path / "ct")[0]
+    assert edited.image.shape == original.image.shape and edited.units["ct"] == "HU"
+    assert sorted(edited.labels.masks) == sorted(original.labels.masks)
+    assert np.array_equal(edited.labels.masks["lung_left"], original.labels.masks["lung_left"])
+    assert (tmp_path / "ed" / "labels" / "000000_mas-400.json").is_file()

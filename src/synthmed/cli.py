@@ -124,15 +124,15 @@ def evaluate(
 @app.command()
 def edit(
     sample: Annotated[Path, typer.Argument(metavar="SAMPLE", help="A sample of a dataset: its "
-                      "labels/ID.json record or any of its files (e.g. png/000012_xray.png).")],
+                      "labels/ID.json record or any of its files (e.g. images/000012.png).")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Folder for the edited "
-                                         "sample(s); written like a dataset (labels/, png/...).")],
+                                         "sample(s), laid out like a dataset (labels/, images/, ...).")],
     assignments: Annotated[list[str], typer.Option("--set", metavar="NAME=VALUE", help="A "
                            "parameter to change, e.g. --set kl_grade=3 (repeatable).")] = [],
     sweep: Annotated[Optional[str], typer.Option("--sweep", metavar="NAME=V1,V2,...", help=
                      "Write one edited sample per value, e.g. --sweep kl_grade=0,1,2,3,4.")] = None,
-    formats: Annotated[list[str], typer.Option("--format", "-f", help="Export format "
-                       "(repeatable).")] = ["png"],
+    formats: Annotated[Optional[list[str]], typer.Option("--format", "-f", help="Export "
+                       "format (repeatable); default png for images, nifti for volumes.")] = None,
 ):
     """Re-render a sample with changed parameters: same patient, only what you ask differs."""
     from synthmed.edit import edit as edit_sample
@@ -141,7 +141,7 @@ def edit(
     from synthmed.registry import EXPORTERS
     from synthmed.run.task import sample_id, write_files
 
-    for fmt in formats:
+    for fmt in formats or []:
         EXPORTERS.get(fmt)  # fail before rendering anything
     changes = dict(parse_assignment(a) for a in assignments)
     variants = [changes]
@@ -158,7 +158,8 @@ def edit(
         edited = edit_sample(prov, **change)
         sid = sample_id(prov.index) + "_" + "_".join(
             f"{k}-{str(v).replace(' ', '').replace('/', '-')}" for k, v in change.items())
-        paths = write_files(edited, output, sid, formats)
+        default = ["png"] if len(edited.spatial_shape) == 2 else ["nifti"]
+        paths = write_files(edited, output, sid, formats or default)
         out.print(f"{sid}: {len(paths)} files, record {output / 'labels' / (sid + '.json')}")
 
 
