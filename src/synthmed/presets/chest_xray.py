@@ -14,13 +14,14 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 from scipy import ndimage
 
 from synthmed.phantoms import thorax as tx
 from synthmed.phantoms import thorax_findings as fx
 from synthmed.physics import xray
 from synthmed.presets._reports import chest_xray_report
+from synthmed.presets._params import ImageSize
 from synthmed.registry import register_preset
 from synthmed.sample import Box, Labels, Sample
 
@@ -37,7 +38,7 @@ class ChestXrayParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    image_size: tuple[int, int] = Field((512, 512), description="Image (rows, cols) in pixels, "
+    image_size: ImageSize(2048) = Field((512, 512), description="Image (rows, cols) in pixels, "
                                         "each 64..2048; the field of view (~33-45 cm for adults) "
                                         "is mapped onto it")
     age_years: float = Field(45.0, ge=1, le=95, description="Patient age in years")
@@ -69,13 +70,6 @@ class ChestXrayParams(BaseModel):
     ecg_leads: bool = Field(False, description="ECG electrodes and wires")
     central_line: bool = Field(False, description="Right central venous catheter")
     side_marker: bool = Field(True, description="Lead L/R side marker in an upper corner")
-
-    @field_validator("image_size")
-    @classmethod
-    def _size_in_range(cls, v):
-        if not all(64 <= n <= 2048 for n in v):
-            raise ValueError(f"image_size values must each be between 64 and 2048, got {v}")
-        return v
 
 
 def _zone(mask: np.ndarray, lung_r: np.ndarray, lung_l: np.ndarray) -> str:

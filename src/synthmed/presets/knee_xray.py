@@ -25,13 +25,14 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from scipy import ndimage
 
 from synthmed.phantoms import knee_oa
 from synthmed.phantoms.knee import draw_knee_anatomy, knee
 from synthmed.physics import xray
 from synthmed.presets._reports import knee_xray_report
+from synthmed.presets._params import ImageSize
 from synthmed.registry import register_preset
 from synthmed.sample import Box, Labels, Sample
 
@@ -47,7 +48,7 @@ class KneeXrayParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    image_size: tuple[int, int] = Field((512, 512), description="Image (rows, cols) in pixels, "
+    image_size: ImageSize(2048) = Field((512, 512), description="Image (rows, cols) in pixels, "
                                         "each 64..2048")
     field_of_view: Literal["knee", "joint"] = Field(
         "knee", description="'knee': whole-knee film ~160 mm wide; 'joint': ~100 mm square crop "
@@ -87,13 +88,6 @@ class KneeXrayParams(BaseModel):
                                    "0-4 (None: drawn within the grade)")
     deformity: float | None = Field(None, ge=0, le=1, description="Bone-end deformity (condyle "
                                     "and plateau flattening), 0 none to 1 marked (dimensionless)")
-
-    @field_validator("image_size")
-    @classmethod
-    def _size_in_range(cls, v):
-        if not all(64 <= n <= 2048 for n in v):
-            raise ValueError(f"image_size values must each be between 64 and 2048, got {v}")
-        return v
 
     @model_validator(mode="after")
     def _controls_within_grade(self):

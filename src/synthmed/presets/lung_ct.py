@@ -28,12 +28,13 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from synthmed.phantoms import lung_findings3d as fx
 from synthmed.phantoms.thorax3d import LOBES, thorax3d
 from synthmed.physics.ct import scan_volume
 from synthmed.presets._reports import lung_ct_report
+from synthmed.presets._params import ImageSize
 from synthmed.registry import register_preset
 from synthmed.sample import Box, Labels, Sample
 
@@ -53,7 +54,7 @@ class LungCtParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    image_size: tuple[int, int] = Field((256, 256), description="In-plane matrix (rows, cols) "
+    image_size: ImageSize(1024) = Field((256, 256), description="In-plane matrix (rows, cols) "
                                         "in pixels, each 64..1024; the field of view (about "
                                         "35-45 cm in adults) is fitted to the body")
     n_slices: int = Field(64, ge=8, le=512, description="Number of reconstructed axial "
@@ -97,13 +98,6 @@ class LungCtParams(BaseModel):
                        "rotation in mAs (sets quantum noise)")
     kernel: Literal["soft", "standard", "lung", "sharp"] = Field(
         "lung", description="Reconstruction kernel (filtered back-projection)")
-
-    @field_validator("image_size")
-    @classmethod
-    def _size_in_range(cls, v):
-        if not all(64 <= n <= 1024 for n in v):
-            raise ValueError(f"image_size values must each be between 64 and 1024, got {v}")
-        return v
 
 
 def _effusion_sides(p: LungCtParams, rng: np.random.Generator) -> tuple[str, ...]:
