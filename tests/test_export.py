@@ -234,6 +234,7 @@ def test_nifti_2d_affine_values_and_labels(tmp_path, sample):
                      "nifti/soft": "nifti/000000_soft.nii.gz",
                      "nifti_labels": "nifti/000000_labels.nii.gz",
                      "nifti_labels_meta": "nifti/000000_labels.json",
+                     "nifti_labelmap": "nifti/000000_labelmap.nii.gz",
                      "nifti_instances": "nifti/000000_instances.nii.gz"}
     img = nib.load(tmp_path / files["nifti/xray"])
     rows, cols = sample.spatial_shape
@@ -262,6 +263,14 @@ def test_nifti_2d_affine_values_and_labels(tmp_path, sample):
     overlap = sample.labels.masks["lung"] & sample.labels.masks["heart"]
     assert overlap.any()  # both one-hot volumes keep the overlapping pixels
     assert stack[:, :, 0, 0].T[overlap].all() and stack[:, :, 0, 1].T[overlap].all()
+    labelmap = nib.load(tmp_path / files["nifti_labelmap"])
+    assert labelmap.get_data_dtype() == np.uint8
+    np.testing.assert_allclose(labelmap.affine, img.affine)
+    want = np.zeros(sample.spatial_shape, np.uint8)          # smallest id wins
+    for name, label_id in sorted(sample.labels.label_table.items(), key=lambda kv: -kv[1]):
+        want[sample.labels.masks.get(name, np.zeros_like(want, bool))] = label_id
+    np.testing.assert_array_equal(np.asarray(labelmap.dataobj)[:, :, 0].T, want)
+    assert (want[overlap] == 1).all()
     inst = nib.load(tmp_path / files["nifti_instances"])
     np.testing.assert_array_equal(np.asarray(inst.dataobj)[:, :, 0].T, sample.labels.instances)
 

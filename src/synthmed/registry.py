@@ -36,6 +36,7 @@ class Preset:
     fn: Callable[[BaseModel, np.random.Generator], Any]
     params: type[BaseModel]
     description: str
+    sources: str = ""   # templates or data the preset builds on, with their licences
 
 
 @dataclass(frozen=True)
@@ -111,16 +112,17 @@ EXPORTERS = Registry("export format", "synthmed.exporters", {
 })
 
 
-def register_preset(name: str, params: type[BaseModel]):
+def register_preset(name: str, params: type[BaseModel], sources: str = ""):
     """Decorator: register ``fn(params, rng) -> Sample`` as preset ``name``.
 
     The function's docstring's first paragraph becomes its description in
-    ``synthmed presets``.
+    ``synthmed presets``. ``sources`` names any template or data the preset is built on,
+    with its licence; dataset cards quote it.
     """
 
     def deco(fn):
         doc = (fn.__doc__ or "").strip().split("\n\n")[0]
-        PRESETS.add(name, Preset(name, fn, params, " ".join(doc.split())))
+        PRESETS.add(name, Preset(name, fn, params, " ".join(doc.split()), sources))
         return fn
 
     return deco

@@ -5,6 +5,7 @@ Files (relative to the dataset root, ``id`` = zero-padded sample index)
 ``nifti/{id}_{name}.nii.gz``       one per image (role ``nifti/<name>``)
 ``nifti/{id}_labels.nii.gz``       4D uint8 one-hot label stack (role ``nifti_labels``)
 ``nifti/{id}_labels.json``         sidecar naming the label volumes (role ``nifti_labels_meta``)
+``nifti/{id}_labelmap.nii.gz``     3D label map of the label ids (role ``nifti_labelmap``)
 ``nifti/{id}_instances.nii.gz``    instance map, int16/int32 (role ``nifti_instances``)
 
 Axes and affine
@@ -36,7 +37,11 @@ Labels: volume ``v`` of the 4D label stack (shape ``(x, y, z, L)``) is 1 where t
 of the ``v``-th ``label_table`` entry, in increasing id order, is True, so overlapping
 masks survive. Labels that only have boxes get an all-zero volume (``has_mask: false``).
 The JSON sidecar lists ``{"volume", "name", "id", "has_mask"}`` per volume; the header's
-``descrip`` says it is synthetic and points to the sidecar.
+``descrip`` says it is synthetic and points to the sidecar. The label map (uint8, or uint16
+past id 255) is the convenient single-volume form that segmentation tools read: each
+voxel holds the **smallest** label id whose mask contains it (0: none), so presets give
+findings the small ids (``brain_mri``: BraTS' 1, 2, 3) and broad structures larger ones;
+where masks overlap only the one-hot stack is complete.
 
 gzip output uses ``mtime = 0`` and no file name, so the bytes are deterministic.
 
@@ -75,7 +80,7 @@ from synthmed.sample import Sample
 __all__ = ["export_nifti", "nifti_affine", "to_nifti_order", "from_nifti_order",
            "read_nifti_image", "read_nifti_labels", "read_nifti_instances"]
 
-_RESERVED = {"labels", "instances"}
+_RESERVED = {"labels", "labelmap", "instances"}
 
 
 def nifti_affine(spacing_mm: tuple[float, ...]) -> np.ndarray:
@@ -202,6 +207,11 @@ def export_nifti(sample: Sample, root: str | os.PathLike, sample_id: str) -> dic
         atomic_write_text(root / meta_rel, dumps_json(sidecar))
         files["nifti_labels"] = rel
         files["nifti_labels_meta"] = meta_rel
+        rel = f"nifti/{sample_id}_labelmap.nii.gz"
+        atomic_write_bytes(root / rel, _nifti_bytes(
+            to_nifti_order(_label_map(lab, sample.spatial_shape), n_spatial), sample.spacing_mm,
+            f"SYNTHETIC label map (smallest id wins), see {Path(meta_rel).name}"))
+        files["nifti_labelmap"] = rel
     if lab.instances is not None:
         inst = np.asarray(lab.instances)
         dtype = np.int16 if inst.size == 0 or (inst.min() >= -32768 and inst.max() <= 32767) \
@@ -212,6 +222,16 @@ def export_nifti(sample: Sample, root: str | os.PathLike, sample_id: str) -> dic
                                                     "SYNTHETIC instance map (0 = background)"))
         files["nifti_instances"] = rel
     return files
+
+
+def _label_map(labels, shape: tuple[int, ...]) -> np.ndarray:
+    """Each voxel's smallest label id among the masks that contain it (0: none)."""
+    dtype = np.uint8 if max(labels.label_table.values()) <= 255 else np.uint16
+    out = np.zeros(shape, dtype)
+    for name, label_id in sorted(labels.label_table.items(), key=lambda kv: -kv[1]):
+        if name in labels.masks:
+            out[np.asarray(labels.masks[name], bool)] = label_id
+    return out
 
 
 # ----------------------------------------------------------------------------- reading

@@ -212,3 +212,75 @@ def lung_ct_report(classes: dict, attributes: dict) -> str:
     f.append("Heart size normal; no pericardial effusion.")
     impression = " ".join(imp) if imp else "No acute cardiopulmonary abnormality."
     return "FINDINGS: " + " ".join(f) + "\nIMPRESSION: " + impression
+
+
+_LOBE = {"frontal": "frontal lobe", "temporal": "temporal lobe", "parietal": "parietal lobe",
+         "occipital": "occipital lobe"}
+
+
+def brain_mri_report(classes: dict, attributes: dict) -> str:
+    """FINDINGS / IMPRESSION text for a brain MRI from ``classes`` and ``attributes``.
+
+    >>> print(brain_mri_report({"glioma": True}, {"field_strength_t": 3.0,
+    ...     "lesion_1_location": "left frontal", "enhancing_tumor_volume_ml": 12.4,
+    ...     "necrotic_core_volume_ml": 5.1, "edema_volume_ml": 40.2,
+    ...     "midline_shift_mm": 4.0}))  # doctest: +NORMALIZE_WHITESPACE
+    FINDINGS: MRI of the brain at 3 T. Intra-axial mass in the left frontal lobe with
+    irregular rim enhancement (12 mL) around central necrosis (5 mL) and surrounding
+    T2/FLAIR hyperintense vasogenic oedema (40 mL), with 4 mm midline shift.
+    IMPRESSION: Rim-enhancing necrotic intra-axial mass, most in keeping with a high-grade
+    glioma.
+    """
+    a = attributes
+    f = [f"MRI of the brain at {float(a.get('field_strength_t', 3.0)):g} T."]
+    imp = []
+    where = _where(str(a.get("lesion_1_location", "")))
+    if classes.get("glioma"):
+        et, ncr = float(a.get("enhancing_tumor_volume_ml", 0)), \
+            float(a.get("necrotic_core_volume_ml", 0))
+        ed = float(a.get("edema_volume_ml", 0))
+        shift = float(a.get("midline_shift_mm", 0))
+        if et > 0:
+            f.append(f"Intra-axial mass in the {where} with irregular rim enhancement "
+                     f"({et:.0f} mL) around central necrosis ({ncr:.0f} mL) and surrounding "
+                     f"T2/FLAIR hyperintense vasogenic oedema ({ed:.0f} mL)"
+                     + (f", with {shift:.0f} mm midline shift." if shift >= 1 else "."))
+            imp.append("Rim-enhancing necrotic intra-axial mass, most in keeping with a "
+                       "high-grade glioma.")
+        else:
+            f.append(f"Non-enhancing T2/FLAIR hyperintense infiltrative mass in the {where} "
+                     f"({ed:.0f} mL).")
+            imp.append("Non-enhancing infiltrative mass, suggestive of a low-grade glioma.")
+    if classes.get("metastases"):
+        n = int(a.get("lesion_count", 0))
+        f.append(f"{n} enhancing lesion{'s' if n != 1 else ''} at the grey-white matter "
+                 "junction with disproportionate surrounding oedema.")
+        imp.append("Multiple enhancing lesions, in keeping with metastases." if n > 1 else
+                   "Solitary enhancing lesion; metastasis is the main differential.")
+    if classes.get("ms"):
+        n = int(a.get("lesion_count", 0))
+        f.append(f"{n} ovoid T2/FLAIR hyperintense white-matter lesion{'s' if n != 1 else ''}, "
+                 "periventricular and juxtacortical, some perpendicular to the ventricles.")
+        imp.append("White-matter lesions in a distribution typical of demyelination "
+                   "(multiple sclerosis).")
+    if classes.get("stroke"):
+        stage = str(a.get("lesion_1_stage", a.get("stroke_stage", "acute")))
+        territory = str(a.get("lesion_1_territory", a.get("stroke_territory", "MCA")))
+        if stage == "chronic":
+            f.append(f"Wedge-shaped area of encephalomalacia in the {where} ({territory} "
+                     "territory) with gliosis.")
+            imp.append(f"Chronic {territory} territory infarct.")
+        else:
+            f.append(f"Wedge-shaped T2/FLAIR hyperintensity involving cortex and white matter "
+                     f"in the {where} ({territory} territory).")
+            imp.append(f"Acute {territory} territory infarct.")
+    if not imp:
+        f.append("No intracranial mass, haemorrhage or infarct. Ventricles and sulci "
+                 "appropriate for age.")
+        imp.append("Normal MRI of the brain.")
+    return "FINDINGS: " + " ".join(f) + "\nIMPRESSION: " + " ".join(imp)
+
+
+def _where(location: str) -> str:
+    side, _, lobe = location.partition(" ")
+    return f"{side} {_LOBE.get(lobe, lobe)}".strip() if lobe else (location or "brain")

@@ -51,6 +51,10 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _sources(sources: str) -> str:
+    return f"### Sources and licences\n{sources.strip()}\n\n" if sources else ""
+
+
 def write_dataset_card(root: Path, spec: DatasetSpec, records: list[dict[str, Any]]) -> list[str]:
     """Write ``dataset_card.md`` and ``dataset.json``; return their relative paths."""
     summary = summarise(records)
@@ -87,7 +91,7 @@ patient data was used to make them. Do not present them as real clinical images.
 {spec.to_yaml().rstrip()}
 ```
 
-## Contents
+{_sources(preset.sources)}## Contents
 | class | samples | share |
 |---|---|---|
 {rows}
