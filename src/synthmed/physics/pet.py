@@ -134,4 +134,4 @@ def _gaussian(image: np.ndarray, fwhm_mm: float, spacing: np.ndarray) -> np.ndar
     if fwhm_mm == 0:
         return image
     sigma = fwhm_mm / (2 * np.sqrt(2 * np.log(2))) / spacing
-    return ndimage.gaussian_filter(image, sigma, mode="constant")
+    return ndimage.gaussian_filter(image, sigma, mode="nearest")
