@@ -37,7 +37,8 @@ test: venv
 # benchmarks/drr.py compares with DiffDRR, installed without its declared dependencies: its
 # torchvision (and timm, pyvista, seaborn) are not on the DRR code path, and torchvision's
 # wheel does not import beside our torch build. Only what diffdrr.drr and diffdrr.data
-# import; torch is named at its installed version so that nothing replaces it.
+# import; torch is named at its installed version so that nothing replaces it. TorchIO is for
+# benchmarks/mri_vs_torchio.py (random contrast of a label map against tio.RandomLabelsToImage).
 BENCH_DEPS := $(VENV)/.bench-deps
 
 $(BENCH_DEPS): $(VENV)/.installed
@@ -52,6 +53,7 @@ bench: venv $(BENCH_DEPS)
 	$(PY) benchmarks/throughput.py
 	$(PY) benchmarks/drr.py
 	$(PY) benchmarks/ct_vs_skimage.py
+	$(PY) benchmarks/mri_vs_torchio.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .hypothesis
