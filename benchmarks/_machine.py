@@ -36,3 +36,10 @@ def write_result(result: dict, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(f"  results: {path}")
+
+
+def run_line(r: dict) -> str:
+    """One line on how a single-thread, interleaved benchmark ran (CPU, repeats, load)."""
+    return (f"  CPU: {r['versions']['processor']}; both on 1 thread of {r['cores']} cores; "
+            f"1 warm-up, then {r['repeats']} interleaved repeats; 1-min load average "
+            f"{r['load_average_1min'][0]:.1f} -> {r['load_average_1min'][1]:.1f}")

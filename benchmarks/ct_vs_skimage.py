@@ -35,7 +35,7 @@ from skimage.transform import iradon, radon, resize
 
 from synthmed.physics import ct
 
-from _machine import versions, write_result
+from _machine import run_line, versions, write_result
 
 PACKAGES = ("synthmed", "numpy", "scipy", "scikit-image")
 
@@ -169,9 +169,7 @@ def report(r: dict) -> None:
     v = r["versions"]
     print(f"CT {r['image'][0]}x{r['image'][1]} Shepp-Logan ({r['spacing_mm']} mm pixels), "
           f"{r['views']} parallel views over 180 deg: forward projection + FBP")
-    print(f"  CPU: {v['processor']}; both on 1 thread of {r['cores']} cores; 1 warm-up, then "
-          f"{r['repeats']} interleaved repeats; 1-min load average "
-          f"{r['load_average_1min'][0]:.1f} -> {r['load_average_1min'][1]:.1f}")
+    print(run_line(r))
     print(f"  synthmed {v['synthmed']}, scikit-image {v['scikit-image']}, numpy {v['numpy']}, "
           f"scipy {v['scipy']}, Python {v['python']}")
     print(f"  {'pipeline':<12}{'settings':<64}{'best s':>8}{'median s':>10}"

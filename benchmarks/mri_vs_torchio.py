@@ -40,7 +40,7 @@ import torchio as tio  # noqa: E402
 from synthmed.physics import mri  # noqa: E402
 from synthmed.physics.mri_kspace import smooth_field  # noqa: E402
 
-from _machine import versions, write_result  # noqa: E402
+from _machine import run_line, versions, write_result  # noqa: E402
 
 PACKAGES = ("synthmed", "numpy", "scipy", "torch", "torchio")
 RESULTS = Path(__file__).resolve().parent / "results" / "mri_vs_torchio.json"
@@ -138,9 +138,7 @@ def report(r: dict) -> None:
     v = r["versions"]
     print(f"Random contrast (SynthSeg-style) of a {r['volume'][0]}^3 label map, "
           f"{r['labels']} labels, 1 mm voxels: labels -> Gaussian per label, bias field, blur")
-    print(f"  CPU: {v['processor']}; both on 1 thread of {r['cores']} cores; 1 warm-up, then "
-          f"{r['repeats']} interleaved repeats; 1-min load average "
-          f"{r['load_average_1min'][0]:.1f} -> {r['load_average_1min'][1]:.1f}")
+    print(run_line(r))
     print(f"  synthmed {v['synthmed']}, TorchIO {v['torchio']}, torch {v['torch']}, "
           f"numpy {v['numpy']}, scipy {v['scipy']}, Python {v['python']}")
     print(f"  {'pipeline':<19}{'best s':>8}{'median s':>10}  settings")
