@@ -54,6 +54,16 @@ def test_a_readable_base_format_is_always_exported(export, expected):
     assert parse_spec(f"preset: toy\nexport: {export}\n").export == expected
 
 
+@pytest.mark.parametrize("preset, export, expected", [
+    ("lung_ct", "[dicom]", ["dicom", "nifti"]),     # a volume preset's own base format
+    ("brain_mri", "[]", ["nifti"]),
+    ("chest_xray", "[]", ["png"]),
+    ("lung_ct", "[coco]", ["png", "coco", "nifti"]),
+])
+def test_the_base_format_is_the_presets_own(preset, export, expected):
+    assert parse_spec(f"preset: {preset}\nexport: {export}\n").export == expected
+
+
 @pytest.mark.parametrize("text, expected", [
     ("preset: toy\ncount: 0\n", ["<spec>:2", "count", "greater than or equal to 1"]),
     ("preset: toy\ncuont: 3\n", ["<spec>:2", "cuont", "unknown field", "did you mean 'count'"]),

@@ -37,6 +37,7 @@ class Preset:
     params: type[BaseModel]
     description: str
     sources: str = ""   # templates or data the preset builds on, with their licences
+    base_format: str = "png"   # readable export format added when a spec names none
 
 
 @dataclass(frozen=True)
@@ -113,17 +114,20 @@ EXPORTERS = Registry("export format", "synthmed.exporters", {
 })
 
 
-def register_preset(name: str, params: type[BaseModel], sources: str = ""):
+def register_preset(name: str, params: type[BaseModel], sources: str = "",
+                    base_format: str = "png"):
     """Decorator: register ``fn(params, rng) -> Sample`` as preset ``name``.
 
     The function's docstring's first paragraph becomes its description in
     ``synthmed presets``. ``sources`` names any template or data the preset is built on,
-    with its licence; dataset cards quote it.
+    with its licence; dataset cards quote it. ``base_format`` is the readable export format
+    a spec gets when it names none (``"nifti"`` for volumes).
     """
 
     def deco(fn):
         doc = (fn.__doc__ or "").strip().split("\n\n")[0]
-        PRESETS.add(name, Preset(name, fn, params, " ".join(doc.split()), sources))
+        PRESETS.add(name, Preset(name, fn, params, " ".join(doc.split()), sources,
+                                   base_format))
         return fn
 
     return deco

@@ -44,7 +44,8 @@ from typing import Annotated, Any, Literal
 import annotated_types
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator,
+                      model_validator)
 
 from synthmed.errors import SpecError, SynthmedError
 from synthmed.registry import EXPORTERS, PRESETS
@@ -76,10 +77,11 @@ class DatasetSpec(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict, description=(
         "Preset parameters: a fixed value, or one of {uniform: [lo, hi]}, "
         "{normal: {mean, std, min, max}}, {choice: [a, b] or {a: p, b: q}}, {bernoulli: p}."))
-    export: list[str] = Field(default_factory=lambda: ["png"], description=(
+    export: list[str] = Field(default_factory=list, description=(
         "Export formats. One that synthmed reads back (`png`, `npz` or `nifti`) is always "
-        "written: `png` is added when none is given, and with `coco` (its images are the "
-        "PNGs). Volumes need `nifti` or `npz`."))
+        "written: when none is given, the preset's own (`png` for images, `nifti` for "
+        "volumes) is added; `coco` adds `png` (its images are the PNGs). Volumes need "
+        "`nifti` or `npz`."))
 
     @field_validator("export")
     @classmethod
@@ -88,10 +90,19 @@ class DatasetSpec(BaseModel):
         for fmt in v:
             if fmt not in known:
                 raise ValueError(f"unknown export format {fmt!r}; available: {', '.join(known)}")
-        formats = list(dict.fromkeys(v))
-        if not {"png", "npz", "nifti"} & set(formats) or "coco" in formats:
+        return list(dict.fromkeys(v))
+
+    @model_validator(mode="after")
+    def _readable_format(self) -> DatasetSpec:
+        formats = list(self.export)
+        if not {"png", "npz", "nifti"} & set(formats):
+            base = PRESETS.get(self.preset).base_format \
+                if self.preset in PRESETS.names() else "png"
+            formats.append(base)
+        if "coco" in formats:
             formats.append("png")
-        return sorted(dict.fromkeys(formats), key=lambda f: f != "png")  # png first
+        self.export = sorted(dict.fromkeys(formats), key=lambda f: f != "png")  # png first
+        return self
 
     def identity(self) -> str:
         """Hash of everything that determines sample *i* (all fields but name, count

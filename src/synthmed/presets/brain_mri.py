@@ -263,7 +263,8 @@ def _mr_images(tissue: np.ndarray, p: BrainMriParams, fine, blocks: _Blocks, spa
     return images, attrs
 
 
-@register_preset("brain_mri", params=BrainMriParams, sources=TEMPLATE_LICENCE)
+@register_preset("brain_mri", params=BrainMriParams, sources=TEMPLATE_LICENCE,
+                 base_format="nifti")
 def brain_mri(params: BrainMriParams, rng: np.random.Generator) -> Sample:
     """Brain MRI (T1, T1c, T2, FLAIR, PD, T2*, random contrast) of a deformed MNI152 subject
     with paired CT and FDG PET-like volumes, tissue masks and glioma (BraTS labels),

@@ -163,7 +163,7 @@ def lung_ct_phantom(params: LungCtParams, rng: np.random.Generator):
     return ph, thin, nodules, attrs
 
 
-@register_preset("lung_ct", params=LungCtParams)
+@register_preset("lung_ct", params=LungCtParams, base_format="nifti")
 def lung_ct(params: LungCtParams, rng: np.random.Generator) -> Sample:
     """Chest CT volume in HU of a procedural thorax, with lung, lobe, airway, vessel, heart,
     aorta, bone masks and COVID-19, nodule, emphysema and effusion findings.
