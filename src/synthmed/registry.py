@@ -105,6 +105,7 @@ PRESETS = Registry("preset", "synthmed.presets", {
     "histopathology": "synthmed.presets.histopathology",
     "knee_xray": "synthmed.presets.knee_xray",
     "lung_ct": "synthmed.presets.lung_ct",
+    "ultrasound": "synthmed.presets.ultrasound",
 })
 EXPORTERS = Registry("export format", "synthmed.exporters", {
     "png": "synthmed.export.png",
