@@ -102,6 +102,7 @@ class Registry:
 PRESETS = Registry("preset", "synthmed.presets", {
     "brain_mri": "synthmed.presets.brain_mri",
     "chest_xray": "synthmed.presets.chest_xray",
+    "fundus": "synthmed.presets.fundus",
     "histopathology": "synthmed.presets.histopathology",
     "knee_xray": "synthmed.presets.knee_xray",
     "lung_ct": "synthmed.presets.lung_ct",
