@@ -400,7 +400,7 @@ def _body(geom, body_size, rng):
     """Body thickness (cm), fat (cm) and breast tissue (cm)."""
     X, Y, wt, hl, xm, y_apex = geom.X, geom.Y, geom.wt, geom.hl, geom.xm, geom.y_apex
     yv = Y[:, 0]
-    adult, age = geom.extra["adult"], geom.extra["age"]
+    age = geom.extra["age"]
     wall = wt * (0.07 + 0.05 * (body_size - 1)) * (1 + 0.1 * rng.standard_normal())
     u_lat = 0.5 * (geom.side["right"]["u_lat"] + geom.side["left"]["u_lat"])[:, 0]
     y_sh = y_apex + (0.02 - 0.04 * (geom.extra["view"] == "AP")) * hl
@@ -573,7 +573,7 @@ def _skeleton(geom, rng, body=None):
 
 
 def _spine(geom, x_post, y_t1, pitch, mineral):
-    X, Y, wt, px = geom.X, geom.Y, geom.wt, geom.px
+    X, Y, wt = geom.X, geom.Y, geom.wt
     h = geom.shape[0]
     yv = Y[:, 0]
     k = (yv - y_t1) / pitch + 0.5
