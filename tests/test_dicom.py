@@ -67,6 +67,21 @@ def ct(index: int = 0, shape=(8, 32, 32)) -> Sample:
                   provenance=Provenance(preset="hand_made", seed=5, index=index))
 
 
+def mr(index: int = 0) -> Sample:
+    """An MR volume (arbitrary units) with its protocol attributes and a paired CT."""
+    base = ct(index)
+    t1 = np.abs(np.random.default_rng(9).normal(0.3, 0.1, base.image.shape)).astype(np.float32)
+    attrs = {"t1_ScanningSequence": "SE\\IR", "t1_SequenceVariant": "SK",
+             "t1_MRAcquisitionType": "2D", "t1_RepetitionTime": 9000.0,
+             "t1_EchoTime": 120.0, "t1_InversionTime": 2467.0, "t1_FlipAngle": 90.0,
+             "field_strength_t": 3.0, "age_years": 44.0}
+    return Sample(images={"t1": t1, "ct": base.image}, spacing_mm=CT_SPACING, modality="MR",
+                  units={"t1": "a.u.", "ct": "HU"},
+                  labels=Labels(masks=base.labels.masks, label_table=base.labels.label_table,
+                                attributes=attrs),
+                  provenance=Provenance(preset="hand_made", seed=6, index=index))
+
+
 def export(sample: Sample, root: Path, sid: str = "000001") -> dict[str, str]:
     return EXPORTERS.get("dicom").write_sample(sample, root, sid)
 
@@ -105,10 +120,10 @@ def seg_masks(root: Path, files: dict[str, str], sources) -> tuple[list[str], np
 
 # --------------------------------------------------------------------------- dciodvfy
 @needs_dciodvfy
-@pytest.mark.parametrize("make", [dx, ct], ids=["DX", "CT"])
+@pytest.mark.parametrize("make", [dx, ct, mr], ids=["DX", "CT", "MR"])
 def test_every_file_passes_dciodvfy_and_dcentvfy(tmp_path, make):
     files = export(make(), tmp_path)
-    assert "dicom_seg" in files and len(files) == (2 if make is dx else 9)
+    assert "dicom_seg" in files and len(files) == {dx: 2, ct: 9, mr: 17}[make]
     for rel in files.values():
         errors, _ = validate(tmp_path / rel)
         assert errors == [], (rel, errors)
@@ -256,15 +271,36 @@ def _refused(**changes) -> Sample:
     (_refused(modality="CR"), "DX only"),
     (Sample(images={"t1": np.zeros((2, 4, 4), np.float32)}, spacing_mm=(1, 1, 1),
             modality="CT"), "HU"),
-    (Sample(images={"t1": np.zeros((2, 4, 4), np.float32)}, spacing_mm=(1, 1, 1),
-            modality="MR"), "CT only"),
+    (Sample(images={"pet": np.zeros((2, 4, 4), np.float32)}, spacing_mm=(1, 1, 1),
+            modality="MR", units={"pet": "SUV"}), "PET"),
+    (Sample(images={"us": np.zeros((2, 4, 4), np.float32)}, spacing_mm=(1, 1, 1),
+            modality="US"), "CT or MR only"),
     (_refused(images={"seg": np.zeros((128, 100), np.float32)}), "clashes"),
     (_refused(images={"xray": np.full((128, 100), np.nan, np.float32)}), "NaN"),
-], ids=["rgb", "units", "modality", "ct-units", "mr", "name", "nan"])
+], ids=["rgb", "units", "modality", "ct-units", "pet", "us-3d", "name", "nan"])
 def test_refuses_what_dicom_cannot_hold(tmp_path, sample, message):
     with pytest.raises(SynthmedError, match=message):
         export(sample, tmp_path)
     assert not list(tmp_path.rglob("*.dcm"))
+
+
+def test_mr_series_keeps_geometry_protocol_and_contrast(tmp_path):
+    s = mr()
+    files = export(s, tmp_path)
+    t1, ct_ = read_slices(tmp_path, files, "t1"), read_slices(tmp_path, files, "ct")
+    assert len(t1) == len(ct_) == s.image.shape[0]
+    first = t1[3]
+    assert first.Modality == "MR" and first.SOPClassUID == pydicom.uid.MRImageStorage
+    assert ct_[3].Modality == "CT" and ct_[3].RescaleType == "HU"      # the paired CT
+    assert list(first.ScanningSequence) == ["SE", "IR"] and first.SequenceVariant == "SK"
+    assert (float(first.RepetitionTime), float(first.EchoTime), float(first.InversionTime),
+            float(first.MagneticFieldStrength)) == (9000.0, 120.0, 2467.0, 3.0)
+    np.testing.assert_allclose(lps(first, 2, 5), lps(ct_[3], 2, 5))   # same frame, same voxel
+    assert first.FrameOfReferenceUID == ct_[3].FrameOfReferenceUID
+    volume = np.stack([ds.pixel_array for ds in t1]).astype(float)
+    assert volume.max() == 4095 and first.BitsStored == 12
+    np.testing.assert_allclose(volume / 4095, s.images["t1"] / s.images["t1"].max(),
+                               atol=0.5 / 4095 + 1e-7)                  # scaled, not clipped
 
 
 def test_a_sample_without_masks_gets_no_seg(tmp_path):

@@ -1,11 +1,11 @@
-"""DICOM export: DX radiographs or CT image series, with a DICOM-SEG of the masks.
+"""DICOM export: DX radiographs, CT or MR image series, with a DICOM-SEG of the masks.
 
 Files (relative to the dataset root, ``id`` = sample id)
 --------------------------------------------------------
 ``dicom/{id}/{name}.dcm``         2D image ``name``: Digital X-Ray Image Storage - For
                                   Presentation (DX IOD); role ``dicom/<name>``
-``dicom/{id}/{name}/0001.dcm``    3D image ``name``: CT Image Storage, one file per slice,
-                                  ``0001`` = slice index 0 (most inferior); role
+``dicom/{id}/{name}/0001.dcm``    3D image ``name``: CT or MR Image Storage, one file per
+                                  slice, ``0001`` = slice index 0 (most inferior); role
                                   ``dicom/<name>/0001``
 ``dicom/{id}/seg.dcm``            Segmentation Storage (BINARY) of the masks; role ``dicom_seg``
 
@@ -25,13 +25,21 @@ modality   axes      units  stored as
 ``"CT"``   3D gray   ``HU`` int16 ``round(HU)`` clipped to [-32768, 32767] (exact
                             for integer HU), RescaleSlope 1, RescaleIntercept 0,
                             RescaleType HU, as NIfTI
+``"MR"``   3D gray   any    images in HU: a CT series as above (a paired CT); other
+                            units (MR signal has no absolute scale): uint16,
+                            BitsStored 12, ``round(v / max * 4095)`` per series;
+                            ScanningSequence, SequenceVariant, MRAcquisitionType,
+                            RepetitionTime, EchoTime, InversionTime and FlipAngle
+                            from ``labels.attributes["<name>_<keyword>"]``
+                            (``brain_mri`` records them), MagneticFieldStrength from
+                            ``field_strength_t``; otherwise research mode (``RM``)
 =========  ========  =====  ====================================================
 
-Anything else (RGB, 3D radiographs, other units or modalities) raises
+Anything else (RGB, 3D radiographs, PET ``SUV`` images, other units or modalities) raises
 :class:`~synthmed.errors.SynthmedError` before a file is written.
 
-Patient coordinates (CT)
-------------------------
+Patient coordinates (CT and MR)
+-------------------------------
 DICOM's patient system is LPS, in mm: +x to the patient's left, +y posterior, +z superior.
 A volume ``array[k, j, i]`` (``(z, y, x)``, ``spacing_mm = (dz, dy, dx)``) is placed with
 rows going posterior, columns to the left and slices upwards; voxel ``(k, j, i)`` is at
@@ -105,7 +113,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sr.coding import Code
 from pydicom.sr.codedict import codes
 from pydicom.uid import (CTImageStorage, DigitalXRayImageStorageForPresentation,
-                         ExplicitVRLittleEndian, generate_uid)
+                         ExplicitVRLittleEndian, MRImageStorage, generate_uid)
 from pydicom.valuerep import DSfloat
 
 from synthmed import __version__
@@ -192,28 +200,38 @@ class _Context:
 
 
 # ----------------------------------------------------------------------------- checks
-def _kind(sample: Sample) -> str:
-    """``"DX"`` or ``"CT"``; raise for what the DICOM exporter cannot store."""
+def _kinds(sample: Sample) -> dict[str, str]:
+    """Each image's series kind (``"DX"``, ``"CT"`` or ``"MR"``); raise for what the DICOM
+    exporter cannot store."""
     n = len(sample.spatial_shape)
-    want = {2: ("DX", "1"), 3: ("CT", "HU")}[n]
-    if sample.modality != want[0]:
-        raise SynthmedError(f"DICOM export writes {n}D samples as {want[0]} only, but this "
-                            f"sample's modality is {sample.modality!r}; use the npz or nifti "
-                            "format for it")
+    allowed = {2: ("DX",), 3: ("CT", "MR")}[n]
+    if sample.modality not in allowed:
+        raise SynthmedError(f"DICOM export writes {n}D samples as {' or '.join(allowed)} only, "
+                            f"but this sample's modality is {sample.modality!r}; use the npz "
+                            "or nifti format for it")
+    kinds = {}
     for name, image in sample.images.items():
         check_name("image", name)
         units = sample.units.get(name, "1")
-        if image.ndim != n or units != want[1]:
+        kind = "CT" if units == "HU" and n == 3 else sample.modality
+        need = {"DX": "1", "CT": "HU"}.get(kind)
+        if units == "SUV":
+            raise SynthmedError(f"image {name!r} is PET-like (SUV), which the DICOM exporter "
+                                "does not write; leave it out (brain_mri: paired_pet: false) "
+                                "or use the nifti or npz format")
+        if image.ndim != n or (need and units != need):
             raise SynthmedError(f"image {name!r} (shape {image.shape}, units {units!r}) cannot "
-                                f"be stored as {want[0]}: DICOM export needs grayscale images "
-                                f"in units {want[1]!r}; use the npz or nifti format")
+                                f"be stored as {kind}: DICOM export needs grayscale images "
+                                + (f"in units {need!r}" if need else "")
+                                + "; use the npz or nifti format")
         if not np.all(np.isfinite(image)):
             raise SynthmedError(f"image {name!r} contains NaN or infinite values; DICOM "
                                 "cannot store them (use npz)")
+        kinds[name] = kind
     if _SEG_FILE in sample.images:
         raise SynthmedError(f"an image named {_SEG_FILE!r} clashes with the DICOM-SEG file; "
                             "rename the image")
-    return want[0]
+    return kinds
 
 
 def _ds(value: float) -> DSfloat:
@@ -329,16 +347,21 @@ def _dx(ctx: _Context, name: str, image: np.ndarray, series_number: int) -> Data
     return ds
 
 
-def _ct_series(ctx: _Context, name: str, volume: np.ndarray, series_number: int) -> list[Dataset]:
-    """A CT Image series, one dataset per slice (bottom to top), in HU."""
+def _series(ctx: _Context, kind: str, name: str, volume: np.ndarray,
+            series_number: int) -> list[Dataset]:
+    """A CT (HU) or MR image series, one dataset per slice (bottom to top)."""
     dz, dy, dx = (float(v) for v in ctx.sample.spacing_mm)
-    hu = np.clip(np.rint(volume.astype(np.float64)), -32768, 32767).astype(np.int16)
-    kvp = _attribute(ctx, "kvp")
+    if kind == "CT":
+        pixels = np.clip(np.rint(volume.astype(np.float64)), -32768, 32767).astype(np.int16)
+    else:
+        peak = float(volume.max()) or 1.0
+        pixels = np.rint(np.clip(volume / peak, 0, 1) * 4095).astype(np.uint16)
     slices = []
-    for k in range(hu.shape[0]):
-        ds = _image_base(ctx, CTImageStorage, ctx.uid("image", name, k), name,
-                         series_number, k + 1)
-        ds.ImageType = ["DERIVED", "SECONDARY", "AXIAL"]
+    for k in range(pixels.shape[0]):
+        ds = _image_base(ctx, CTImageStorage if kind == "CT" else MRImageStorage,
+                         ctx.uid("image", name, k), name, series_number, k + 1)
+        ds.Modality = kind
+        ds.ImageType = ["DERIVED", "SECONDARY", "AXIAL" if kind == "CT" else "OTHER"]
         ds.FrameOfReferenceUID = ctx.uid("frame_of_reference")
         ds.PositionReferenceIndicator = ""
         ds.PatientPosition = "HFS"
@@ -348,12 +371,43 @@ def _ct_series(ctx: _Context, name: str, volume: np.ndarray, series_number: int)
         ds.SliceLocation = _ds(k * dz)
         ds.PixelSpacing = [_ds(dy), _ds(dx)]
         ds.SliceThickness = ds.SpacingBetweenSlices = _ds(dz)
-        ds.KVP = "" if kvp is None else _ds(kvp)
-        ds.RescaleIntercept, ds.RescaleSlope, ds.RescaleType = 0, 1, "HU"
-        ds.WindowCenter, ds.WindowWidth = 40, 400  # soft tissue
-        _set_pixels(ds, hu[k])
+        if kind == "CT":
+            kvp = _attribute(ctx, "kvp")
+            ds.KVP = "" if kvp is None else _ds(kvp)
+            ds.RescaleIntercept, ds.RescaleSlope, ds.RescaleType = 0, 1, "HU"
+            ds.WindowCenter, ds.WindowWidth = 40, 400  # soft tissue
+        else:
+            _mr_protocol(ds, ctx, name)
+            ds.WindowCenter, ds.WindowWidth = 2048, 4096
+        _set_pixels(ds, pixels[k])
+        if kind == "MR":
+            ds.BitsStored, ds.HighBit = 12, 11
         slices.append(ds)
     return slices
+
+
+def _mr_protocol(ds: Dataset, ctx: _Context, name: str) -> None:
+    """MR Image module attributes from ``labels.attributes["<name>_<keyword>"]``."""
+    attrs = ctx.sample.labels.attributes
+
+    def get(keyword: str):
+        return attrs.get(f"{name}_{keyword}")
+
+    ds.ScanningSequence = str(get("ScanningSequence") or "RM").split("\\")
+    ds.SequenceVariant = str(get("SequenceVariant") or "NONE").split("\\")
+    ds.ScanOptions = ""
+    ds.MRAcquisitionType = get("MRAcquisitionType") or ""
+    ds.SequenceName = f"SYNTHETIC {name}"[:16]
+    ds.EchoTrainLength = ""
+    for keyword in ("RepetitionTime", "EchoTime", "InversionTime", "FlipAngle"):
+        value = _attribute(ctx, f"{name}_{keyword}")
+        if value is not None:
+            setattr(ds, keyword, _ds(value))
+        elif keyword in ("RepetitionTime", "EchoTime"):
+            setattr(ds, keyword, "")
+    field = _attribute(ctx, "field_strength_t")
+    if field is not None:
+        ds.MagneticFieldStrength = _ds(field)
 
 
 # ----------------------------------------------------------------------------- SEG
@@ -412,22 +466,22 @@ def _make_deterministic(seg: Dataset, ctx: _Context) -> Dataset:
 
 @register_exporter("dicom")
 def export_dicom(sample: Sample, root: str | os.PathLike, sample_id: str) -> dict[str, str]:
-    """DICOM: a DX image per 2D radiograph or a CT series per volume, plus a DICOM-SEG.
+    """DICOM: a DX image per 2D radiograph or a CT/MR series per volume, plus a DICOM-SEG.
 
     Returns ``{role: path relative to root}``: ``dicom/<name>`` (DX),
-    ``dicom/<name>/0001``, ... (CT slices) and ``dicom_seg``. Every object is built
+    ``dicom/<name>/0001``, ... (CT/MR slices) and ``dicom_seg``. Every object is built
     before the first file is written. See the module docstring for what is stored, the
     coordinate convention and how "synthetic" is marked.
     """
-    kind = _kind(sample)
+    kinds = _kinds(sample)
     ctx = _Context.of(sample, sample_id)
     objects: dict[str, Dataset] = {}  # role -> dataset
     for number, (name, image) in enumerate(sample.images.items(), start=1):
-        if kind == "DX":
+        if kinds[name] == "DX":
             objects[f"dicom/{name}"] = _dx(ctx, name, image, number)
         else:
-            objects.update((f"dicom/{name}/{k + 1:04d}", ds)
-                           for k, ds in enumerate(_ct_series(ctx, name, image, number)))
+            objects.update((f"dicom/{name}/{k + 1:04d}", ds) for k, ds in enumerate(
+                _series(ctx, kinds[name], name, image, number)))
     if sample.labels.masks:
         first = next(iter(sample.images))
         sources = [ds for role, ds in objects.items() if role.split("/")[1] == first]
