@@ -187,6 +187,133 @@ def push(
                   f"{c['instances']} instances of this dataset")
 
 
+@app.command("train")
+def train_model(
+    data: Annotated[Path, typer.Option("--data", "-d", help="Training images: a synthmed "
+                    "dataset or a folder of images (optional labels.csv with classes, masks).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Model folder (weights, "
+                      "checkpoint, model.json, model_card.md). Re-running resumes.")],
+    model: Annotated[str, typer.Option("--model", "-m", help="Generator kind: ddpm.")] = "ddpm",
+    size: Annotated[int, typer.Option("--size", min=16, max=1024, help="Images are resized "
+                    "to SIZE x SIZE pixels.")] = 64,
+    preset: Annotated[str, typer.Option("--preset", help="Network size: cpu (small, minutes "
+                      "on a CPU) or gpu (larger, with attention).")] = "cpu",
+    steps: Annotated[int, typer.Option("--steps", min=1, help="Optimiser steps.")] = 2000,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Images per step.")] = 16,
+    learning_rate: Annotated[float, typer.Option("--lr", min=0.0, help="Adam step "
+                             "size.")] = 1e-3,
+    label_column: Annotated[Optional[str], typer.Option("--label-column", help="Column "
+                            "(attribute) giving each image's class; '' for none (default: "
+                            "dataset classes, or a 'label'/'class'/'finding' column).")] = None,
+    mask: Annotated[Optional[list[str]], typer.Option("--mask", help="Condition on this "
+                    "mask (extra input channel; repeatable).")] = None,
+    max_images: Annotated[Optional[int], typer.Option("--max-images", min=2, help="Use at "
+                          "most this many images.")] = None,
+    checkpoint_every: Annotated[int, typer.Option("--checkpoint-every", min=1, help="Steps "
+                                "between checkpoints.")] = 500,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Weights, batches and "
+                    "noise.")] = 0,
+    device: Annotated[str, typer.Option("--device", help="cpu or cuda.")] = "cpu",
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace a model trained "
+                         "differently in OUTPUT.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+):
+    """Train a generative model (MONAI) on images; needs torch and monai (the learned extra)."""
+    from pydantic import ValidationError
+
+    from synthmed.evaluate._torch import require_torch
+    from synthmed.learned.data import load_training_data
+    from synthmed.learned.models import MODELS, ModelConfig
+    from synthmed.learned.train import TrainParams, train
+
+    require_torch()
+    if model not in MODELS:
+        raise SynthmedError(f"--model {model!r} is not available; choose from {', '.join(MODELS)}")
+    try:
+        params = TrainParams(steps=steps, batch_size=batch_size, learning_rate=learning_rate,
+                             checkpoint_every=checkpoint_every, seed=seed)
+        images = load_training_data(data, size, label_column=label_column, masks=mask,
+                                    max_images=max_images)
+        config = ModelConfig(model=model, size=size, preset=preset,
+                             class_names=images.class_names, mask_names=images.mask_names)
+    except ValidationError as exc:
+        raise SynthmedError("; ".join(f"{'.'.join(map(str, e['loc'])) or 'option'}: {e['msg']}"
+                                      for e in exc.errors())) from None
+    root = train(images, output, config, params, device=device, progress=not quiet,
+                 overwrite=overwrite)
+    meta = json.loads((root / "model.json").read_text())
+    out.print(f"model written to {root.resolve()}: {meta['steps']} steps, loss "
+              f"{meta['loss']['first']:.4f} -> {meta['loss']['last']:.4f}; classes: "
+              f"{', '.join(config.class_names) or 'none'} (card: {root / 'model_card.md'})")
+
+
+@app.command("translate")
+def translate(
+    data: Annotated[Path, typer.Argument(metavar="DATA", help="A brain_mri dataset (training: "
+                    "exact pairs), or images / a dataset to translate with --apply.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Model folder (training) or "
+                      "folder of translated PNGs (--apply).")],
+    model: Annotated[str, typer.Option("--model", "-m", help="pix2pix (paired) or cyclegan "
+                     "(unpaired: source and target from different subjects).")] = "pix2pix",
+    source: Annotated[str, typer.Option("--source", help="Input contrast or modality: t1, "
+                      "t1c, t2, flair, pd, t2star, ct, pet.")] = "t1",
+    target: Annotated[str, typer.Option("--target", help="Output contrast or modality.")] = "t2",
+    steps: Annotated[int, typer.Option("--steps", min=1, help="Optimiser steps.")] = 2000,
+    size: Annotated[int, typer.Option("--size", min=16, max=512, help="Slices are resized "
+                    "to SIZE x SIZE pixels.")] = 64,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Weights and batches.")] = 0,
+    apply: Annotated[Optional[Path], typer.Option("--apply", help="Apply this saved "
+                     "translator instead of training one.")] = None,
+    device: Annotated[str, typer.Option("--device", help="cpu or cuda.")] = "cpu",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+):
+    """Train an image-to-image translator (T1 -> T2, MRI -> CT, ...) or apply one."""
+    from synthmed.evaluate._torch import require_torch
+    from synthmed.learned.translate import translate_command
+
+    require_torch()
+    root = translate_command(model, data, output, source, target, steps, size, seed, apply,
+                             device=device, progress=not quiet)
+    out.print(f"{'translated images' if apply else 'translator'} written to {root.resolve()}")
+
+
+@app.command("sample")
+def sample_model(
+    model: Annotated[Path, typer.Argument(metavar="MODEL", help="A model folder made by "
+                     "synthmed train.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Dataset folder to write.")],
+    n: Annotated[int, typer.Option("-n", "--count", min=1, help="Number of samples.")] = 16,
+    class_name: Annotated[Optional[str], typer.Option("--class", help="Class to generate "
+                          "(default: drawn from the training class frequencies).")] = None,
+    masks: Annotated[Optional[Path], typer.Option("--masks", help="Folder of conditioning "
+                     "masks (for a model trained with --mask); sample i uses mask i.")] = None,
+    steps: Annotated[int, typer.Option("--steps", min=1, max=1000, help="DDIM sampling "
+                     "steps.")] = 50,
+    guidance: Annotated[float, typer.Option("--guidance", min=0.0, help="Classifier-free "
+                        "guidance scale (1: none).")] = 1.0,
+    formats: Annotated[Optional[list[str]], typer.Option("--format", "-f", help="Export "
+                       "format (repeatable); default png.")] = None,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Sample i is reproducible from "
+                    "(model, seed, i).")] = 0,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Images sampled "
+                          "together.")] = 16,
+    device: Annotated[str, typer.Option("--device", help="cpu or cuda.")] = "cpu",
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an earlier "
+                         "sampled dataset in OUTPUT.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+):
+    """Sample a trained model into a synthmed dataset (images, labels, manifest, card)."""
+    from synthmed.evaluate._torch import require_torch
+    from synthmed.learned.sample import sample_dataset
+
+    require_torch()
+    root = sample_dataset(model, output, n, class_name=class_name, masks_dir=masks, seed=seed,
+                          num_inference_steps=steps, guidance_scale=guidance, formats=formats,
+                          batch_size=batch_size, device=device, progress=not quiet,
+                          overwrite=overwrite)
+    out.print(f"dataset written to {root.resolve()}  (card: {root / 'dataset_card.md'})")
+
+
 @app.command()
 def schema(
     preset: Annotated[Optional[str], typer.Option("--preset", help="Include this preset's "

@@ -52,10 +52,11 @@ def seeded(seed: int, device: str = "cpu") -> Iterator[None]:
 
 
 @contextmanager
-def progress_bar(description: str, total: int, enabled: bool) -> Iterator[Callable[[], None]]:
-    """A rich progress bar on stderr; yields ``advance()``. Does nothing when not ``enabled``."""
+def progress_bar(description: str, total: int, enabled: bool) -> Iterator[Callable[..., None]]:
+    """A rich progress bar on stderr; yields ``advance(text=None)`` (``text`` replaces the
+    description, e.g. to show a loss). Does nothing when not ``enabled``."""
     if not enabled:
-        yield lambda: None
+        yield lambda text=None: None
         return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -63,7 +64,8 @@ def progress_bar(description: str, total: int, enabled: bool) -> Iterator[Callab
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task(description, total=total)
-        yield lambda: bar.advance(task)
+        yield lambda text=None: bar.update(task, advance=1,
+                                           **({"description": text} if text else {}))
 
 
 def to_tensor(images: np.ndarray):
