@@ -193,7 +193,9 @@ def train_model(
                     "dataset or a folder of images (optional labels.csv with classes, masks).")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Model folder (weights, "
                       "checkpoint, model.json, model_card.md). Re-running resumes.")],
-    model: Annotated[str, typer.Option("--model", "-m", help="Generator kind: ddpm.")] = "ddpm",
+    model: Annotated[str, typer.Option("--model", "-m", help="Generator kind: ddpm "
+                 "(diffusion), vae (autoencoder) or ldm (latent diffusion); vae and ldm take "
+                 "no classes or masks.")] = "ddpm",
     size: Annotated[int, typer.Option("--size", min=16, max=1024, help="Images are resized "
                     "to SIZE x SIZE pixels.")] = 64,
     preset: Annotated[str, typer.Option("--preset", help="Network size: cpu (small, minutes "
@@ -235,7 +237,8 @@ def train_model(
         images = load_training_data(data, size, label_column=label_column, masks=mask,
                                     max_images=max_images)
         config = ModelConfig(model=model, size=size, preset=preset,
-                             class_names=images.class_names, mask_names=images.mask_names)
+                             class_names=images.class_names if model == "ddpm" else [],
+                             mask_names=images.mask_names)
     except ValidationError as exc:
         raise SynthmedError("; ".join(f"{'.'.join(map(str, e['loc'])) or 'option'}: {e['msg']}"
                                       for e in exc.errors())) from None

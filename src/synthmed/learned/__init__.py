@@ -4,8 +4,9 @@
 of images (+ ``labels.csv``); ``synthmed sample model/ -o out/ -n N --class NAME`` writes a
 normal synthmed dataset. Needs ``pip install 'synthmed[learned]'`` (torch, monai); nothing is
 downloaded. Modules: :mod:`.data` (training images and labels), :mod:`.models` (configs and
-networks), :mod:`.train` (training loop, checkpoints, model card), :mod:`.sample` (sampling
-and writing datasets).
+networks: ``ddpm``, ``vae``, ``ldm``), :mod:`.autoencoder` (the vae/ldm autoencoder's loss,
+encoding, decoding), :mod:`.train` (training loop, checkpoints, model card), :mod:`.sample`
+(sampling and writing datasets).
 """
 
 from __future__ import annotations

@@ -5,6 +5,10 @@ A :class:`ModelConfig` freezes everything needed to rebuild the networks (stored
 that trains at 32-64 px on a CPU in minutes; ``"gpu"`` a larger one (with attention) for
 128-256 px on a GPU.
 
+Kinds: ``ddpm`` (a diffusion U-Net on pixels, class- and mask-conditioned), ``vae`` (a
+MONAI ``AutoencoderKL``; sampling decodes prior noise) and ``ldm`` (the autoencoder, then a
+diffusion U-Net in its latent space). ``vae`` and ``ldm`` take no classes or masks.
+
 >>> cfg = ModelConfig(model="ddpm", size=32, class_names=["disc", "square"])
 >>> net = build_networks(cfg)["unet"]
 >>> sum(p.numel() for p in net.parameters()) > 0
@@ -19,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = ["ModelConfig", "build_networks", "PRESETS", "MODELS"]
 
-MODELS = ("ddpm",)
+MODELS = ("ddpm", "vae", "ldm")
 PRESETS = {
     # channels per level, residual blocks per level, attention per level, group-norm groups
     "cpu": {"channels": (16, 32, 32), "num_res_blocks": 1,
@@ -33,7 +37,7 @@ class ModelConfig(BaseModel):
     """What a model is: kind, image size, network widths, conditioning, noise schedule."""
 
     model_config = ConfigDict(extra="forbid")
-    model: Literal["ddpm"] = Field("ddpm", description="generator kind")
+    model: Literal["ddpm", "vae", "ldm"] = Field("ddpm", description="generator kind")
     size: int = Field(64, ge=16, le=1024, description="square image side, px")
     preset: Literal["cpu", "gpu"] = Field("cpu", description="network size")
     channels: tuple[int, ...] | None = Field(None, description="channels per level "
@@ -47,6 +51,9 @@ class ModelConfig(BaseModel):
     prediction_type: Literal["epsilon", "v_prediction", "sample"] = Field(
         "v_prediction", description="what the network predicts: the noise, the velocity "
         "(learns faster and samples better in few steps) or the clean image")
+    latent_channels: int = Field(3, ge=1, description="autoencoder latent channels (vae, ldm)")
+    kl_weight: float = Field(1e-4, ge=0, description="weight of the KL term (per image, summed "
+                             "over the latent) against the mean L1 reconstruction (vae, ldm)")
     class_names: list[str] = Field(default_factory=list, description="conditioning classes")
     mask_names: list[str] = Field(default_factory=list, description="conditioning masks "
                                   "(extra input channels)")
@@ -62,7 +69,11 @@ class ModelConfig(BaseModel):
         if any(c % self.norm_num_groups for c in self.channels):
             raise ValueError(f"channels {self.channels} must be multiples of norm_num_groups "
                              f"{self.norm_num_groups}")
-        down = 2 ** (len(self.channels) - 1)
+        if self.model != "ddpm" and (self.class_names or self.mask_names):
+            raise ValueError(f"model {self.model!r} takes no classes or masks (only ddpm is "
+                             "conditioned); train with --label-column '' and no --mask")
+        down = 2 ** (len(self.channels) - 1) * (2 ** (len(self.channels) - 1)
+                                                if self.model == "ldm" else 1)
         if self.size % down:
             raise ValueError(f"size {self.size} must be a multiple of {down} for "
                              f"{len(self.channels)} levels")
@@ -73,6 +84,14 @@ class ModelConfig(BaseModel):
         return len(self.class_names)
 
     @property
+    def latent_shape(self) -> tuple[int, int, int]:
+        """Shape of one sample's starting noise: the image (ddpm) or the latent (vae, ldm)."""
+        if self.model == "ddpm":
+            return (1, self.size, self.size)
+        side = self.size // 2 ** (len(self.channels) - 1)
+        return (self.latent_channels, side, side)
+
+    @property
     def null_class(self) -> int:
         """Class index meaning "no class" (classifier-free guidance)."""
         return self.num_classes
@@ -80,16 +99,30 @@ class ModelConfig(BaseModel):
 
 def build_networks(config: ModelConfig) -> dict:
     """The networks of ``config`` as ``{name: torch.nn.Module}`` (fresh weights)."""
-    from monai.networks.nets import DiffusionModelUNet
+    import torch
+    from monai.networks.nets import AutoencoderKL, DiffusionModelUNet
 
+    nets = {}
+    if config.model in ("vae", "ldm"):
+        nets["vae"] = AutoencoderKL(
+            spatial_dims=2, in_channels=1, out_channels=1, channels=config.channels,
+            num_res_blocks=config.num_res_blocks, attention_levels=(False,) * len(config.channels),
+            latent_channels=config.latent_channels, norm_num_groups=config.norm_num_groups,
+            with_encoder_nonlocal_attn=False, with_decoder_nonlocal_attn=False)
+        # 1 / std of the training latents (ldm; set when the diffusion stage starts)
+        nets["latent_scale"] = torch.nn.Module()
+        nets["latent_scale"].register_buffer("value", torch.ones(()))
+    if config.model == "vae":
+        return nets
+    ch = 1 if config.model == "ddpm" else config.latent_channels
     heads = [max(8, c // 4) for c in config.channels]
-    unet = DiffusionModelUNet(
-        spatial_dims=2, in_channels=1 + len(config.mask_names), out_channels=1,
+    nets["unet"] = DiffusionModelUNet(
+        spatial_dims=2, in_channels=ch + len(config.mask_names), out_channels=ch,
         channels=config.channels, num_res_blocks=config.num_res_blocks,
         attention_levels=config.attention_levels, norm_num_groups=config.norm_num_groups,
         num_head_channels=heads,
         num_class_embeds=config.num_classes + 1 if config.num_classes else None)
-    return {"unet": unet}
+    return nets
 
 
 def make_scheduler(config: ModelConfig, kind: Literal["ddpm", "ddim"] = "ddpm"):
@@ -98,4 +131,5 @@ def make_scheduler(config: ModelConfig, kind: Literal["ddpm", "ddim"] = "ddpm"):
 
     cls = DDPMScheduler if kind == "ddpm" else DDIMScheduler
     return cls(num_train_timesteps=config.num_train_timesteps, schedule=config.schedule,
-               prediction_type=config.prediction_type, clip_sample=True)
+               prediction_type=config.prediction_type,
+               clip_sample=config.model == "ddpm")  # latents are not bounded to [-1, 1]

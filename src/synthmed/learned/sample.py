@@ -5,7 +5,9 @@ Sample *i* of seed ``s`` draws its class (when none is asked) from
 from ``sample_streams(s, i)[1]``; DDIM sampling with ``eta=0`` adds no further noise, so a
 sample depends only on the model, ``(seed, i)``, its class/mask and the sampler settings
 (with the same ``batch_size``: batches are computed together, and float sums may round
-differently in another grouping).
+differently in another grouping). The noise is the image (``ddpm``) or the autoencoder's
+latent: ``vae`` decodes it directly (a draw from the prior), ``ldm`` denoises it by DDIM and
+then decodes it.
 
 >>> model = load_model("model/")                                    # doctest: +SKIP
 >>> samples = generate_samples(model, 8, class_name="pneumonia", seed=0)  # doctest: +SKIP
@@ -24,6 +26,7 @@ from synthmed import __version__
 from synthmed._io import atomic_write_text, sha256_file
 from synthmed.errors import OutputError, SynthmedError
 from synthmed.evaluate._torch import progress_bar, require_torch
+from synthmed.learned.autoencoder import decode
 from synthmed.learned.data import NO_FINDING
 from synthmed.learned.models import ModelConfig, build_networks, make_scheduler
 from synthmed.learned.train import FORMAT, MODEL_JSON, WEIGHTS
@@ -101,6 +104,9 @@ def generate_samples(model: LoadedModel, n: int, *, class_name: str | None = Non
     cfg = model.config
     if n < 1:
         raise SynthmedError(f"-n must be at least 1, got {n}")
+    if class_name is not None and not cfg.class_names:
+        raise SynthmedError(f"this {cfg.model} model was trained without classes; leave out "
+                            "--class")
     if class_name is not None and class_name not in cfg.class_names:
         raise SynthmedError(f"class {class_name!r} is not one the model knows; choose from "
                             f"{', '.join(cfg.class_names) or 'none (an unconditional model)'}")
@@ -108,7 +114,6 @@ def generate_samples(model: LoadedModel, n: int, *, class_name: str | None = Non
     counts = model.meta["data"]["classes"]
     freq = np.array([counts.get(c, 0) for c in cfg.class_names], np.float64)
     freq = freq / freq.sum() if freq.sum() else None
-    unet = model.networks["unet"]
     scheduler = make_scheduler(cfg, "ddim")
     scheduler.set_timesteps(num_inference_steps)
     samples: list[Sample] = []
@@ -119,7 +124,7 @@ def generate_samples(model: LoadedModel, n: int, *, class_name: str | None = Non
             for i in idx:
                 params_rng, noise_rng = sample_streams(seed, i)
                 g = torch.Generator().manual_seed(int(noise_rng.integers(2**63)))
-                noise.append(torch.randn((1, cfg.size, cfg.size), generator=g))
+                noise.append(torch.randn(cfg.latent_shape, generator=g))
                 classes.append(cfg.class_names.index(class_name) if class_name is not None
                                else int(params_rng.choice(len(freq), p=freq))
                                if freq is not None else -1)
@@ -129,9 +134,7 @@ def generate_samples(model: LoadedModel, n: int, *, class_name: str | None = Non
                 cond = torch.from_numpy(mask_array[[i % len(mask_array) for i in idx]])
                 cond = (cond.float() * 2 - 1).to(model.device)
             labels = torch.tensor(classes, device=model.device) if cfg.class_names else None
-            for t in scheduler.timesteps:
-                eps = _predict(unet, x, cond, t, labels, cfg, guidance_scale)
-                x, _ = scheduler.step(eps, int(t), x)
+            x = _generate(model, x, cond, labels, scheduler, guidance_scale)
             images = ((x[:, 0].clamp(-1, 1) + 1) / 2).float().cpu().numpy()
             for j, i in enumerate(idx):
                 sample_masks = ({name: mask_array[i % len(mask_array), k]
@@ -141,6 +144,18 @@ def generate_samples(model: LoadedModel, n: int, *, class_name: str | None = Non
                                           num_inference_steps, guidance_scale))
                 advance()
     return samples
+
+
+def _generate(model, x, cond, labels, scheduler, guidance_scale):
+    """Images in [-1, 1] from starting noise ``x``: DDIM (ddpm, ldm), then decoding (vae, ldm)."""
+    cfg, nets = model.config, model.networks
+    if cfg.model != "vae":
+        for t in scheduler.timesteps:
+            eps = _predict(nets["unet"], x, cond, t, labels, cfg, guidance_scale)
+            x, _ = scheduler.step(eps, int(t), x)
+    if cfg.model != "ddpm":
+        x = decode(nets["vae"], x / nets["latent_scale"].value)
+    return x
 
 
 def _predict(unet, x, cond, t, labels, cfg, guidance_scale):

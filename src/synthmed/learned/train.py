@@ -13,6 +13,10 @@ Running the same training again into the same folder resumes from the checkpoint
 larger ``steps`` if asked); the result is the same as an uninterrupted run. Every random
 draw (batches, noise, timesteps, class dropout) comes from one seeded
 :class:`torch.Generator` that is saved in the checkpoint.
+
+``vae`` trains the autoencoder alone; ``ldm`` trains it for ``autoencoder_steps`` steps,
+then freezes it, encodes the training images and trains the DDPM U-Net (the same loss as
+``ddpm``) on their latents, scaled to unit standard deviation.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from synthmed import __version__
 from synthmed._io import atomic_write_bytes, atomic_write_text, sha256_file
 from synthmed.errors import OutputError, SynthmedError
 from synthmed.evaluate._torch import progress_bar, require_torch, seeded
+from synthmed.learned.autoencoder import encode_latents, vae_step
 from synthmed.learned.data import TrainingData
 from synthmed.learned.models import ModelConfig, build_networks, make_scheduler
 
@@ -48,6 +53,9 @@ class TrainParams(BaseModel):
     class_dropout: float = Field(0.1, ge=0, lt=1, description="share of steps' images "
                                  "trained without their class (classifier-free guidance)")
     checkpoint_every: int = Field(500, ge=1, description="steps between checkpoints")
+    autoencoder_steps: int | None = Field(None, ge=1, description="ldm: steps of the "
+                                          "autoencoder before the latent diffusion (default: "
+                                          "half of steps; give it to resume to more steps)")
     seed: int = Field(0, ge=0, description="weights, batches and noise")
 
 
@@ -78,8 +86,16 @@ def train(data: TrainingData, out_dir: str | Path, config: ModelConfig | None = 
                                    mask_names=data.mask_names)
     if config.size != data.size:
         raise SynthmedError(f"the model is {config.size} px but the images are {data.size} px")
-    if config.class_names != data.class_names or config.mask_names != data.mask_names:
+    if config.mask_names != data.mask_names or (
+            config.model == "ddpm" and config.class_names != data.class_names):
         raise SynthmedError("the model's classes/masks differ from the data's")
+    ae_steps = None
+    if config.model == "ldm":
+        ae_steps = params.autoencoder_steps or max(1, params.steps // 2)
+        if ae_steps >= params.steps:
+            raise SynthmedError(f"ldm: autoencoder steps ({ae_steps}) must be fewer than "
+                                f"steps ({params.steps})")
+    params = params.model_copy(update={"autoencoder_steps": ae_steps})
     root = Path(out_dir)
     identity = {"format": FORMAT, "config": config.model_dump(mode="json"),
                 "params": params.model_dump(exclude={"steps", "checkpoint_every"}),
@@ -106,11 +122,16 @@ def train(data: TrainingData, out_dir: str | Path, config: ModelConfig | None = 
              else x.new_zeros(len(x), 0, *x.shape[-2:]))
     labels = (torch.from_numpy(data.class_index) if data.class_index is not None else None)
     scheduler = make_scheduler(config, "ddpm")
-    step_fn = _ddpm_step(module["unet"], scheduler, config, params, x, masks, labels, device)
+    if config.model == "ddpm":
+        step_fn = _ddpm_step(module["unet"], scheduler, config, params, x, masks, labels, device)
+    else:
+        step_fn = vae_step(module["vae"], config, params, x, device)
 
     module.train()
     with progress_bar(f"training {config.model}", params.steps - start, progress) as advance:
         for step in range(start, params.steps):
+            if ae_steps is not None and step == max(start, ae_steps):
+                step_fn = _latent_step(module, scheduler, config, params, x, device)
             optimiser.zero_grad(set_to_none=True)
             loss = step_fn(generator)
             loss.backward()
@@ -157,6 +178,15 @@ def _ddpm_step(unet, scheduler, config, params, x, masks, labels, device):
         return F.mse_loss(pred.float(), target.to(device))
 
     return step
+
+
+def _latent_step(module, scheduler, config, params, x, device):
+    """ldm's second stage: the DDPM loss on the (frozen) autoencoder's scaled latents."""
+    z = encode_latents(module["vae"], x, device)
+    module["latent_scale"].value.fill_(float(1 / z.std().clamp_min(1e-6)))
+    z = z * module["latent_scale"].value.cpu()
+    return _ddpm_step(module["unet"], scheduler, config, params, z,
+                      z.new_zeros(len(z), 0, *z.shape[-2:]), None, device)
 
 
 def _claim(root: Path, identity: dict, overwrite: bool, torch):
@@ -218,18 +248,39 @@ def loss_summary(losses: list[float]) -> dict:
 def _model_json(root, config, params, data, losses, torch) -> dict:
     import monai
 
+    stages = {}
+    if params.autoencoder_steps:
+        k = params.autoencoder_steps
+        stages = {"loss_stages": {"autoencoder": loss_summary(losses[:k]),
+                                  "diffusion": loss_summary(losses[k:])}}
     return {"format": FORMAT, "model": config.model, "config": config.model_dump(mode="json"),
             "training": params.model_dump(), "data": data.summary(), "steps": len(losses),
-            "loss": loss_summary(losses), "seed": params.seed,
+            "loss": loss_summary(losses), **stages, "seed": params.seed,
             "versions": {"synthmed": __version__, "torch": torch.__version__,
                          "monai": monai.__version__, "numpy": np.__version__},
             "weights_sha256": sha256_file(root / WEIGHTS)}
+
+
+_AE = "mean L1 reconstruction + {kl_weight} x KL"
+_KINDS = {
+    "ddpm": ("MONAI `DiffusionModelUNet`, DDPM training, DDIM sampling",
+             "MSE of the `{prediction_type}` prediction"),
+    "vae": ("MONAI `AutoencoderKL`, {latent_channels} latent channels; sampling decodes "
+            "prior noise z ~ N(0, I)", _AE),
+    "ldm": ("MONAI `AutoencoderKL` ({latent_channels} latent channels), then a "
+            "`DiffusionModelUNet` trained by DDPM on its latents; DDIM sampling in the latent, "
+            "then decoding", _AE + ", then MSE of the latent `{prediction_type}` prediction"),
+}
 
 
 def model_card(meta: dict) -> str:
     """``model_card.md`` from ``model.json``'s content."""
     cfg, data, tr, loss = meta["config"], meta["data"], meta["training"], meta["loss"]
     classes = ", ".join(f"{k} ({v})" for k, v in data["classes"].items()) or "none"
+    kind, loss_text = _KINDS[meta["model"]]
+    kind, loss_text = kind.format(**cfg), loss_text.format(**cfg)
+    stages = "".join(f"\n- {name} stage loss: first 10 % {v['first']:.4f}, last 10 % "
+                     f"{v['last']:.4f}." for name, v in meta.get("loss_stages", {}).items())
     return f"""# synthmed learned generator — `{meta['model']}` model card
 
 Model hash (sha256 of `weights.pt`): `{meta['weights_sha256']}`
@@ -239,7 +290,7 @@ images below: if those were real patients' images, samples can reproduce parts o
 Measure privacy (`synthmed evaluate --train`) before sharing samples.
 
 ## Model
-- Kind: `{meta['model']}` (MONAI `DiffusionModelUNet`, DDPM training, DDIM sampling);
+- Kind: `{meta['model']}` ({kind});
   {cfg['size']} x {cfg['size']} px, one grey channel in [0, 1].
 - Network: preset `{cfg['preset']}`, channels {cfg['channels']}, {cfg['num_res_blocks']}
   residual block(s) per level, attention {cfg['attention_levels']}.
@@ -256,8 +307,8 @@ Measure privacy (`synthmed evaluate --train`) before sharing samples.
 ## Training
 - Steps: {meta['steps']} of batch {tr['batch_size']}; Adam, learning rate {tr['learning_rate']};
   class dropout {tr['class_dropout']}; seed {meta['seed']}.
-- Loss (MSE of the `{cfg['prediction_type']}` prediction): first 10 % of steps {loss['first']:.4f}, last 10 %
-  {loss['last']:.4f}.
+- Loss ({loss_text}): first 10 % of steps {loss['first']:.4f}, last 10 %
+  {loss['last']:.4f}.{stages}
 - Versions: {', '.join(f'{k} {v}' for k, v in meta['versions'].items())}.
 
 ## Use
