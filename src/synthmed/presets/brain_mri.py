@@ -324,6 +324,10 @@ def _labels(tissue, instances, found, p: BrainMriParams, spacing, attrs) -> Labe
              "slice_gap_mm": round(float(spacing[0] - thickness), 4),
              "age_years": float(p.age_years), "field_strength_t": float(p.field_strength_t),
              "pathology": p.pathology, "snr": float(p.snr or 0.0), **attrs}
+    if p.paired_ct:
+        attrs.update(kvp=120.0, ct_mas=float(p.ct_mas), ct_kernel=p.ct_kernel)
+    if p.paired_pet:
+        attrs["pet_fwhm_mm"] = float(p.pet_fwhm_mm)
     for label in ("necrotic_core", "edema", "enhancing_tumor", "tumor_core", "whole_tumor",
                   "ms_lesion", "infarct"):
         if masks[label].any():
