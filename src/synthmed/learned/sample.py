@@ -226,7 +226,7 @@ def write_dataset(samples: list[Sample], out_dir: str | Path, *, formats: list[s
     """Write samples as a synthmed dataset: files, label records, manifest, card, run.json."""
     from synthmed.provenance.card import summarise
     from synthmed.registry import EXPORTERS
-    from synthmed.run.output import MANIFEST, RUN_FILE, write_final_manifest
+    from synthmed.run.output import MANIFEST, RUN_FILE, finalize_exports, write_final_manifest
     from synthmed.run.task import write_sample
 
     formats = sorted(dict.fromkeys(formats or ["png"]), key=lambda f: f != "png")
@@ -246,10 +246,7 @@ def write_dataset(samples: list[Sample], out_dir: str | Path, *, formats: list[s
                for s in samples}
     records = [json.loads((root / "labels" / f"{e['id']}.json").read_text())
                for _, e in sorted(entries.items())]
-    dataset_files = []
-    for fmt in formats:
-        if EXPORTERS.get(fmt).finalize is not None:
-            dataset_files += EXPORTERS.get(fmt).finalize(root, records)
+    dataset_files = finalize_exports(root, formats, records)
     summary = summarise(records)
     identity = {"model_sha256": model.sha256, **settings, "formats": formats}
     info = {"name": f"learned-{model.config.model}-{model.sha256[:12]}", "synthetic": True,

@@ -22,8 +22,8 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
 from synthmed.errors import SynthmedError
 from synthmed.provenance.card import write_dataset_card
 from synthmed.registry import EXPORTERS
-from synthmed.run.output import (ManifestLog, claim_output, mark_complete, verified_entries,
-                                 write_final_manifest)
+from synthmed.run.output import (ManifestLog, claim_output, finalize_exports, mark_complete,
+                                 verified_entries, write_final_manifest)
 from synthmed.run.task import make_sample, record_path, write_sample
 from synthmed.spec import DatasetSpec, Plan, load_spec, resolve
 
@@ -141,11 +141,7 @@ def _work(index: int) -> dict:
 
 def _finish(root: Path, spec: DatasetSpec, entries: dict[int, dict]) -> None:
     records = [json.loads(record_path(root, i).read_text()) for i in range(spec.count)]
-    dataset_files = []
-    for fmt in spec.export:
-        exporter = EXPORTERS.get(fmt)
-        if exporter.finalize is not None:
-            dataset_files += exporter.finalize(root, records)
+    dataset_files = finalize_exports(root, spec.export, records)
     dataset_files += write_dataset_card(root, spec, records)
     dataset_files.append("spec.yaml")
     write_final_manifest(root, entries, dataset_files)

@@ -27,7 +27,8 @@ from synthmed._io import atomic_write_text, remove_temporaries, sha256_file
 from synthmed.errors import OutputError
 from synthmed.spec import DatasetSpec
 
-__all__ = ["claim_output", "verified_entries", "ManifestLog", "write_final_manifest",
+__all__ = ["claim_output", "verified_entries", "ManifestLog", "finalize_exports",
+           "write_final_manifest",
            "mark_complete"]
 
 RUN_FILE = "run.json"
@@ -112,6 +113,19 @@ class ManifestLog:
 
     def close(self) -> None:
         self._f.close()
+
+
+def finalize_exports(root: Path, formats: list[str], records: list[dict[str, Any]]) -> list[str]:
+    """Run each export format's dataset-level step (e.g. COCO's annotations file) over the
+    samples' label records; return the files written, relative to ``root``."""
+    from synthmed.registry import EXPORTERS
+
+    files: list[str] = []
+    for fmt in formats:
+        exporter = EXPORTERS.get(fmt)
+        if exporter.finalize is not None:
+            files += exporter.finalize(root, records)
+    return files
 
 
 def write_final_manifest(root: Path, entries: dict[int, dict[str, Any]],
