@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import platform
+import statistics
+import time
 from importlib import metadata
 from pathlib import Path
 
@@ -43,3 +45,18 @@ def run_line(r: dict) -> str:
     return (f"  CPU: {r['versions']['processor']}; both on 1 thread of {r['cores']} cores; "
             f"1 warm-up, then {r['repeats']} interleaved repeats; 1-min load average "
             f"{r['load_average_1min'][0]:.1f} -> {r['load_average_1min'][1]:.1f}")
+
+
+def timed(runs: dict, repeats: int, warmup: bool = True) -> tuple[dict, dict]:
+    """Seconds per call of each of ``runs`` (name: callable) and its last result. After one
+    warm-up call each, the runs take turns ``repeats`` times, so that a change in the
+    machine's load falls on all of them alike; best and median of the repeats."""
+    results = {name: run() for name, run in runs.items()} if warmup else {}
+    times = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            t0 = time.perf_counter()
+            results[name] = run()
+            times[name].append(time.perf_counter() - t0)
+    return {name: {"best_s": min(t), "median_s": statistics.median(t), "times_s": t}
+            for name, t in times.items()}, results

@@ -35,7 +35,7 @@ from skimage.transform import iradon, radon, resize
 
 from synthmed.physics import ct
 
-from _machine import run_line, versions, write_result
+from _machine import run_line, timed, versions, write_result
 
 PACKAGES = ("synthmed", "numpy", "scipy", "scikit-image")
 
@@ -69,20 +69,6 @@ def skimage_pipeline(mu: np.ndarray, n_views: int):
     def run():  # pixel units: radon and iradon are each other's inverse at any spacing
         return iradon(radon(mu, theta), theta, filter_name="ramp").astype(np.float32)
     return run
-
-
-def timed(runs: dict, repeats: int) -> tuple[dict, dict]:
-    """After one warm-up call each, the pipelines take turns ``repeats`` times, so that a
-    change in the machine's load falls on both alike; best and median of the repeats."""
-    images = {name: run() for name, run in runs.items()}
-    times = {name: [] for name in runs}
-    for _ in range(repeats):
-        for name, run in runs.items():
-            t0 = time.perf_counter()
-            images[name] = run()
-            times[name].append(time.perf_counter() - t0)
-    return {name: {"best_s": min(t), "median_s": statistics.median(t), "times_s": t}
-            for name, t in times.items()}, images
 
 
 def swap_convention(sino: np.ndarray) -> np.ndarray:

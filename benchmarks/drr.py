@@ -23,8 +23,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import statistics
-import time
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +30,7 @@ import numpy as np
 from synthmed.physics.drr import hu_to_materials, path_lengths_from_ct
 from synthmed.physics.xray import MATERIALS
 
-from _machine import versions, write_result
+from _machine import timed, versions, write_result
 
 PACKAGES = ("synthmed", "numpy", "scipy", "torch", "diffdrr", "torchio")
 
@@ -149,21 +147,6 @@ def diffdrr_renders(ct, rho, detector, pixel_mm, step_mm):
             return img[0, 0].numpy() / 10.0
         out[name] = (render, kwargs.get("n_points"))
     return out
-
-
-def timed(renders: dict, repeats: int, warmup: bool = True) -> tuple[dict, dict]:
-    """Seconds per call of each renderer and its image. After one warm-up call each, the
-    renderers take turns ``repeats`` times, so that a change in the machine's load falls on
-    all of them alike; best and median of the repeats."""
-    images = {name: render() for name, render in renders.items()} if warmup else {}
-    times = {name: [] for name in renders}
-    for _ in range(repeats):
-        for name, render in renders.items():
-            t0 = time.perf_counter()
-            images[name] = render()
-            times[name].append(time.perf_counter() - t0)
-    return {name: {"best_s": min(t), "median_s": statistics.median(t), "times_s": t}
-            for name, t in times.items()}, images
 
 
 def agreement(ours: np.ndarray, ref: np.ndarray, inside: np.ndarray) -> dict:

@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
 from pathlib import Path
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -40,7 +38,7 @@ import torchio as tio  # noqa: E402
 from synthmed.physics import mri  # noqa: E402
 from synthmed.physics.mri_kspace import smooth_field  # noqa: E402
 
-from _machine import run_line, versions, write_result  # noqa: E402
+from _machine import run_line, timed, versions, write_result  # noqa: E402
 
 PACKAGES = ("synthmed", "numpy", "scipy", "torch", "torchio")
 RESULTS = Path(__file__).resolve().parent / "results" / "mri_vs_torchio.json"
@@ -82,20 +80,6 @@ def torchio(labels: np.ndarray, seed: int):
     return run
 
 
-def timed(runs: dict, repeats: int) -> dict:
-    """One warm-up call each, then ``repeats`` interleaved rounds: best and median seconds."""
-    for run in runs.values():
-        run()
-    times = {name: [] for name in runs}
-    for _ in range(repeats):
-        for name, run in runs.items():
-            t0 = time.perf_counter()
-            run()
-            times[name].append(time.perf_counter() - t0)
-    return {name: {"best_s": min(t), "median_s": statistics.median(t), "times_s": t}
-            for name, t in times.items()}
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=160, help="label map edge, voxels (1 mm)")
@@ -108,7 +92,7 @@ def main() -> None:
     load_before = os.getloadavg()
     runs = {"synthmed": ours(labels, 1, gamma=0.0), "torchio": torchio(labels, 1),
             "synthmed_defaults": ours(labels, 2)}
-    times = timed(runs, args.repeats)
+    times, _ = timed(runs, args.repeats)
     sample = {"synthmed": runs["synthmed"](), "torchio": runs["torchio"]()}
     result = {
         "benchmark": "mri_vs_torchio", "volume": [args.size] * 3, "spacing_mm": 1.0,
