@@ -54,6 +54,7 @@ bench: venv $(BENCH_DEPS)
 	$(PY) benchmarks/drr.py
 	$(PY) benchmarks/ct_vs_skimage.py
 	$(PY) benchmarks/mri_vs_torchio.py
+	$(PY) benchmarks/learned.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .hypothesis
