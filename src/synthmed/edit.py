@@ -85,6 +85,7 @@ def edit(source: Sample | Provenance | str | os.PathLike, **changes: Any) -> Sam
     sample = render(prov.preset, params, prov.seed, prov.index)
     new = sample.provenance.params
     sample.provenance.edits = {**prov.edits, **{k: new[k] for k in changes}}
+    sample.provenance.dataset_id = prov.dataset_id  # an edited sample keeps its mark
     return sample
 
 

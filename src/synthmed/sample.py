@@ -147,6 +147,8 @@ class Provenance:
     ``seed`` and ``index`` give the random stream
     (``numpy.random.SeedSequence(seed, spawn_key=(index,))``). ``edits`` lists parameters
     changed by :func:`synthmed.edit.edit` since the sample was generated (empty otherwise).
+    ``dataset_id`` (8 hex digits) is the id the exporters hide in the pixels as an
+    invisible watermark (:mod:`synthmed.provenance.watermark`); empty: no watermark.
     """
 
     preset: str = ""
@@ -155,17 +157,21 @@ class Provenance:
     index: int = 0
     versions: dict[str, str] = field(default_factory=dict)
     edits: dict[str, Any] = field(default_factory=dict)
+    dataset_id: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         d = {"preset": self.preset, "params": self.params, "seed": self.seed,
              "index": self.index, "versions": dict(self.versions)}
+        if self.dataset_id:
+            d["dataset_id"] = self.dataset_id
         return {**d, "edits": dict(self.edits)} if self.edits else d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Provenance:
         return cls(preset=d.get("preset", ""), params=dict(d.get("params", {})),
                    seed=int(d.get("seed", 0)), index=int(d.get("index", 0)),
-                   versions=dict(d.get("versions", {})), edits=dict(d.get("edits", {})))
+                   versions=dict(d.get("versions", {})), edits=dict(d.get("edits", {})),
+                   dataset_id=str(d.get("dataset_id", "")))
 
 
 @dataclass

@@ -77,6 +77,9 @@ class DatasetSpec(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict, description=(
         "Preset parameters: a fixed value, or one of {uniform: [lo, hi]}, "
         "{normal: {mean, std, min, max}}, {choice: [a, b] or {a: p, b: q}}, {bernoulli: p}."))
+    watermark: bool = Field(True, description=(
+        "Hide the dataset id in every exported image as an invisible watermark "
+        "(`synthmed verify` finds it); false leaves the pixels unmarked."))
     export: list[str] = Field(default_factory=list, description=(
         "Export formats. One that synthmed reads back (`png`, `npz` or `nifti`) is always "
         "written: when none is given, the preset's own (`png` for images, `nifti` for "

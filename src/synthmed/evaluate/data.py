@@ -3,8 +3,9 @@
 Both are read into one :class:`ImageSet` of same-size grayscale images so that every
 metric compares like with like.
 
-A folder of real images is either just images (``*.png``, ``*.jpg``, ``*.tif``, searched
-recursively), or has a ``labels.csv`` with a ``filename`` column (paths relative to the
+A folder of real images is either just images (``*.png``, ``*.jpg``, ``*.tif``, ``*.dcm``,
+searched recursively; DICOM files are de-identified in memory before anything is read from
+them, see :mod:`synthmed.provenance.deid`), or has a ``labels.csv`` with a ``filename`` column (paths relative to the
 folder). In the CSV, a column whose values are paths of existing image files is read as a
 mask; every other column is kept as a per-image attribute (class labels, age, sex, site,
 grade...), numeric where it parses as a number.
@@ -32,7 +33,7 @@ from synthmed.errors import SynthmedError
 
 __all__ = ["ImageSet", "load_image_set", "IMAGE_SUFFIXES"]
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".dcm")
 
 
 @dataclass
@@ -134,6 +135,10 @@ def _from_folder(root: Path, size, max_images) -> ImageSet:
 
 
 def _read(path: Path) -> np.ndarray:
+    if path.suffix.lower() == ".dcm":
+        from synthmed.provenance.deid import read_dicom
+
+        return read_dicom(path)
     try:
         with Image.open(path) as im:
             arr = np.asarray(im)

@@ -67,7 +67,8 @@ the SEG's ContentDescription say ``SYNTHETIC``; BurnedInAnnotation and
 RecognizableVisualFeatures ``NO``; PatientIdentityRemoved ``YES`` with
 DeidentificationMethod ``synthetic data, no patient``; Manufacturer ``synthmed``; and a
 ContributingEquipmentSequence item (Manufacturer ``synthmed``, PurposeOfReferenceCode
-DCM 109100 "Synthesizing Equipment"). The newer SyntheticData attribute (0008,001C) is not
+DCM 109100 "Synthesizing Equipment"); ImageComments also names the dataset id that the
+invisible watermark hides in the pixel data (:mod:`synthmed.provenance.watermark`). The newer SyntheticData attribute (0008,001C) is not
 written: the dciodvfy of Debian 12 (dicom3tools 2022) rejects it as unknown.
 
 Segmentation
@@ -299,7 +300,8 @@ def _image_base(ctx: _Context, sop_class: str, sop_uid: str, name: str, series_n
     ds.InstanceNumber = instance_number
     ds.ContentDate, ds.ContentTime = ctx.date, ctx.time
     ds.AcquisitionNumber = 1
-    ds.ImageComments = f"{SYNTHETIC_DESCRIPTION}; made by synthmed {__version__}"
+    ds.ImageComments = f"{SYNTHETIC_DESCRIPTION}; made by synthmed {__version__}" + (
+        f"; dataset {prov_id}" if (prov_id := ctx.sample.provenance.dataset_id) else "")
     ds.BurnedInAnnotation = "NO"
     ds.RecognizableVisualFeatures = "NO"
     ds.LossyImageCompression = "00"

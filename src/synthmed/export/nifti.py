@@ -167,6 +167,8 @@ def export_nifti(sample: Sample, root: str | os.PathLike, sample_id: str) -> dic
     n_spatial = len(sample.spatial_shape)
     files: dict[str, str] = {}
     desc = f"{software_string()} {SYNTHETIC_DESCRIPTION}"
+    if sample.provenance.dataset_id:  # the id the watermark hides in the pixels
+        desc += f"; dataset {sample.provenance.dataset_id}"
     for name, image in sample.images.items():
         check_name("image", name)
         if name in _RESERVED:

@@ -23,7 +23,8 @@ only place where values are quantised; :func:`decode_image` inverts :func:`encod
 
 Every PNG carries tEXt chunks ``Software: synthmed <version>`` and
 ``Description: SYNTHETIC IMAGE - not from a patient``, and a pHYs chunk with the pixel
-size from ``spacing_mm``. Nothing time-dependent is written, so a sample always gives the
+size from ``spacing_mm``; watermarked images add ``synthmed:dataset_id`` (the id hidden
+in the pixels, see :mod:`synthmed.provenance.watermark`). Nothing time-dependent is written, so a sample always gives the
 same bytes. PNG is 2D only; volumes need the ``nifti`` or ``npz`` format.
 
 Example
@@ -96,8 +97,9 @@ def decode_image(pixels: np.ndarray, units: str) -> np.ndarray:
 
 
 def write_png(path: str | os.PathLike, pixels: np.ndarray,
-              spacing_mm: tuple[float, ...] | None = None) -> None:
-    """Write uint8 (gray/RGB/RGBA) or uint16 (gray) pixels atomically, with synthetic tags."""
+              spacing_mm: tuple[float, ...] | None = None, dataset_id: str = "") -> None:
+    """Write uint8 (gray/RGB/RGBA) or uint16 (gray) pixels atomically, with synthetic tags
+    (and the watermark's ``dataset_id``, if given)."""
     pixels = np.ascontiguousarray(pixels)
     if pixels.dtype == np.uint16:
         if pixels.ndim != 2:
@@ -110,6 +112,8 @@ def write_png(path: str | os.PathLike, pixels: np.ndarray,
     info = PngImagePlugin.PngInfo()
     info.add_text("Software", software_string())
     info.add_text("Description", SYNTHETIC_DESCRIPTION)
+    if dataset_id:
+        info.add_text("synthmed:dataset_id", dataset_id)
     kwargs = {}
     if spacing_mm is not None and len(spacing_mm) == 2 and min(spacing_mm) > 0:
         row_mm, col_mm = spacing_mm
@@ -161,7 +165,7 @@ def export_png(sample: Sample, root: str | os.PathLike, sample_id: str) -> dict[
         check_name("mask", name)
     for i, (name, pixels) in enumerate(encoded.items()):
         rel = image_relpath(sample_id, name, first=i == 0)
-        write_png(root / rel, pixels, sample.spacing_mm)
+        write_png(root / rel, pixels, sample.spacing_mm, sample.provenance.dataset_id)
         files[f"image/{name}"] = rel
     for name, mask in lab.masks.items():
         rel = mask_relpath(sample_id, name)

@@ -15,6 +15,8 @@ import numpy as np
 
 from synthmed import __version__
 from synthmed._io import atomic_write_text
+from synthmed.provenance.watermark import SCHEME as WATERMARK
+from synthmed.provenance.watermark import dataset_id
 from synthmed.registry import PRESETS
 from synthmed.spec import DatasetSpec
 
@@ -51,6 +53,38 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _evaluation(root: Path) -> dict[str, Any] | None:
+    """The summary of a ``synthmed evaluate`` report saved in the dataset (``report/``)."""
+    path = root / "report" / "metrics.json"
+    try:
+        metrics = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return {"path": "report/metrics.json",
+            "sections": sorted(k for k, v in metrics.items() if isinstance(v, dict))}
+
+
+def _evaluation_text(evaluation: dict[str, Any] | None) -> str:
+    if evaluation is None:
+        return ("Not evaluated when this card was written. Run `synthmed evaluate "
+                "--synthetic . --real REAL_IMAGES -o report/` and generate again (it resumes "
+                "and rewrites this card) to list the results here.")
+    return (f"`{evaluation['path']}` (with `report/report.html`) holds the measured "
+            f"{', '.join(evaluation['sections']) or 'metrics'}.")
+
+
+def _mark_text(mark: str | None) -> str:
+    if mark is None:
+        return ("The spec turned the invisible watermark off (`watermark: false`): the "
+                "pixels are unmarked; only file metadata and this card say the images are "
+                "synthetic.")
+    return (f"Every image carries an invisible watermark with dataset id `{mark}` "
+            f"({WATERMARK}); PNG text chunks, the NIfTI header and DICOM ImageComments "
+            "name it too. `synthmed verify FILE_OR_DIR` finds it, also in JPEG, resized, "
+            "cropped or slightly rotated copies, and says whether a file still matches "
+            "`manifest.jsonl`.")
+
+
 def _sources(sources: str) -> str:
     return f"### Sources and licences\n{sources.strip()}\n\n" if sources else ""
 
@@ -60,9 +94,12 @@ def write_dataset_card(root: Path, spec: DatasetSpec, records: list[dict[str, An
     summary = summarise(records)
     versions = records[0]["provenance"]["versions"] if records else {"synthmed": __version__}
     preset = PRESETS.get(spec.preset)
+    mark = dataset_id(spec) if spec.watermark else None
+    evaluation = _evaluation(root)
     info = {"name": spec.name, "synthetic": True, "preset": spec.preset,
             "seed": spec.seed, "spec_identity": spec.identity(), "versions": versions,
-            "formats": spec.export, **summary}
+            "formats": spec.export, "watermark": {"dataset_id": mark, "scheme": WATERMARK}
+            if mark else None, "evaluation": evaluation, **summary}
     atomic_write_text(root / "dataset.json", json.dumps(info, indent=1) + "\n")
 
     n = max(summary["count"], 1)
@@ -117,6 +154,12 @@ Anatomy is procedural and images are simulated with simplified physics: textures
 noise and anatomical variation are narrower than in real populations, and the prevalences
 and demographics above are set by the spec, not drawn from a real population. Measure the
 realism and utility of this dataset on your real data before relying on it.
+
+## Evaluation
+{_evaluation_text(evaluation)}
+
+## Marking and verification
+{_mark_text(mark)}
 
 ## Files
 `labels/{{id}}.json` holds each sample's labels, report and provenance and lists its

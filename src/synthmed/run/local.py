@@ -36,7 +36,8 @@ class Interrupted(SynthmedError):
 
 def generate(spec: DatasetSpec | str | os.PathLike, out_dir: str | os.PathLike, *,
              count: int | None = None, seed: int | None = None, workers: int | None = None,
-             progress: bool = True, overwrite: bool = False) -> Path:
+             progress: bool = True, overwrite: bool = False,
+             watermark: bool | None = None) -> Path:
     """Generate the dataset ``spec`` describes into ``out_dir``; return the folder.
 
     Parameters
@@ -48,6 +49,8 @@ def generate(spec: DatasetSpec | str | os.PathLike, out_dir: str | os.PathLike, 
         verified samples are kept, the rest are made).
     count, seed : int, optional
         Override the spec's sample count and seed.
+    watermark : bool, optional
+        Override the spec's ``watermark`` (False: images are not marked).
     workers : int, optional
         Worker processes (default: CPU count, at most 8). The output is byte-identical
         for any value.
@@ -63,7 +66,8 @@ def generate(spec: DatasetSpec | str | os.PathLike, out_dir: str | os.PathLike, 
     """
     if not isinstance(spec, DatasetSpec):
         spec = load_spec(spec)
-    overrides = {k: v for k, v in {"count": count, "seed": seed}.items() if v is not None}
+    overrides = {k: v for k, v in {"count": count, "seed": seed, "watermark": watermark}.items()
+                 if v is not None}
     if overrides:
         source, lines = spec._source, spec._lines
         spec = DatasetSpec.model_validate({**spec.model_dump(), **overrides})

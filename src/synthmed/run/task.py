@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from synthmed import __version__
 from synthmed._io import atomic_write_text, sha256_file
+from synthmed.provenance.watermark import dataset_id, mark_sample
 from synthmed.registry import EXPORTERS, PRESETS
 from synthmed.sample import Sample
 from synthmed.seeding import sample_streams
@@ -36,7 +37,10 @@ def record_path(root: Path, index: int) -> Path:
 def make_sample(plan: Plan, index: int) -> Sample:
     """Draw sample ``index``'s parameters and run the preset; fill in provenance."""
     params = plan.draw(sample_streams(plan.spec.seed, index)[0])
-    return render(plan.spec.preset, params, plan.spec.seed, index)
+    sample = render(plan.spec.preset, params, plan.spec.seed, index)
+    if plan.spec.watermark:
+        sample.provenance.dataset_id = dataset_id(plan.spec)
+    return sample
 
 
 def render(preset: str, params: BaseModel, seed: int, index: int) -> Sample:
@@ -61,8 +65,12 @@ def write_files(sample: Sample, root: Path, sid: str, formats: list[str]) -> lis
     """Write ``sample`` as ``sid`` in every format, then its record ``labels/{sid}.json``.
 
     The record is written last, so a sample whose record exists has all its files.
+    Images are watermarked with ``sample.provenance.dataset_id`` (if set) before any
+    format is written, so every format carries the same marked pixels.
     Returns every written path relative to ``root``, sorted.
     """
+    if sample.provenance.dataset_id:
+        sample = mark_sample(sample, sample.provenance.dataset_id)
     files: dict[str, str] = {}
     for fmt in formats:
         files.update(EXPORTERS.get(fmt).write_sample(sample, root, sid))
