@@ -41,13 +41,16 @@ def generate(
                        "processes; the dataset is byte-identical for any number.")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace a dataset made "
                                             "from a different spec in OUTPUT.")] = False,
+    no_watermark: Annotated[bool, typer.Option("--no-watermark", help="Leave the pixels "
+                            "unmarked (overrides the spec's watermark: true).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ):
     """Generate a dataset from a spec: images, masks, labels, manifest and dataset card."""
     from synthmed.run.local import generate as run
 
     root = run(spec, output, count=count, seed=seed, workers=workers,
-               progress=not quiet, overwrite=overwrite)
+               progress=not quiet, overwrite=overwrite,
+               watermark=False if no_watermark else None)
     out.print(f"dataset written to {root.resolve()}  (card: {root / 'dataset_card.md'})")
 
 
@@ -124,17 +127,40 @@ def evaluate(
 @app.command()
 def edit(
     sample: Annotated[Path, typer.Argument(metavar="SAMPLE", help="A sample of a dataset: its "
-                      "labels/ID.json record or any of its files (e.g. images/000012.png).")],
+                      "labels/ID.json record or any of its files (e.g. images/000012.png). "
+                      "With --model: any 2D image (PNG, JPEG, TIFF, DICOM, .npy, NIfTI), "
+                      "real or synthetic, or a folder of them.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Folder for the edited "
                                          "sample(s), laid out like a dataset (labels/, images/, ...).")],
     assignments: Annotated[list[str], typer.Option("--set", metavar="NAME=VALUE", help="A "
-                           "parameter to change, e.g. --set kl_grade=3 (repeatable).")] = [],
+                           "parameter to change, e.g. --set kl_grade=3 (repeatable). With "
+                           "--model: the class to edit toward, as the model's label column "
+                           "(kl_grade=3, pneumonia=true) or class=NAME.")] = [],
     sweep: Annotated[Optional[str], typer.Option("--sweep", metavar="NAME=V1,V2,...", help=
                      "Write one edited sample per value, e.g. --sweep kl_grade=0,1,2,3,4.")] = None,
     formats: Annotated[Optional[list[str]], typer.Option("--format", "-f", help="Export "
                        "format (repeatable); default png for images, nifti for volumes.")] = None,
+    model: Annotated[Optional[Path], typer.Option("--model", "-m", help="A class-conditioned "
+                     "ddpm or ldm model folder (synthmed train): edit SAMPLE toward the class "
+                     "by SDEdit instead of re-rendering it.")] = None,
+    strength: Annotated[Optional[float], typer.Option("--strength", min=0.0, max=1.0, help=
+                        "With --model: how far to noise the image, 0-1 (0 keeps it, 1 "
+                        "ignores it; default 0.5).")] = None,
+    steps: Annotated[Optional[int], typer.Option("--steps", min=1, max=1000, help="With "
+                     "--model: DDIM steps over the whole schedule (default 50).")] = None,
+    guidance: Annotated[Optional[float], typer.Option("--guidance", min=0.0, help="With "
+                        "--model: classifier-free guidance scale (1: none; default 1).")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", min=0, help="With --model: seed "
+                    "of the noise (default 0); output k uses (seed, k).")] = None,
+    device: Annotated[str, typer.Option("--device", help="With --model: cpu or cuda.")] = "cpu",
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="With --model: replace an "
+                         "earlier edited dataset in OUTPUT.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ):
-    """Re-render a sample with changed parameters: same patient, only what you ask differs."""
+    """Edit a sample to specification. Without --model: re-render a synthmed sample with
+    changed preset parameters (same patient, only what you ask differs). With --model:
+    edit any image toward a class with a trained diffusion model (SDEdit: noise it part
+    way, denoise it as the class), written as a dataset whose records name the source."""
     from synthmed.edit import edit as edit_sample
     from synthmed.edit import load_provenance, parse_assignment
     from synthmed.errors import SpecError
@@ -153,6 +179,16 @@ def edit(
                     for v in values.split(",")]
     if not changes and not sweep:
         raise SpecError("nothing to change: give --set NAME=VALUE or --sweep NAME=V1,V2,...")
+    learned = {k: v for k, v in dict(strength=strength, num_inference_steps=steps,
+                                     guidance_scale=guidance, seed=seed).items() if v is not None}
+    if model is not None:
+        root = _edit_with_model(sample, output, model, variants, formats, device, quiet,
+                                overwrite, learned)
+        out.print(f"edited dataset written to {root.resolve()}")
+        return
+    if learned:
+        raise SynthmedError("--strength, --steps, --guidance and --seed only apply with "
+                            "--model (editing with a trained model)")
     prov = load_provenance(sample)
     for change in variants:
         edited = edit_sample(prov, **change)
@@ -161,6 +197,22 @@ def edit(
         default = ["png"] if len(edited.spatial_shape) == 2 else ["nifti"]
         paths = write_files(edited, output, sid, formats or default)
         out.print(f"{sid}: {len(paths)} files, record {output / 'labels' / (sid + '.json')}")
+
+
+def _edit_with_model(source, output, model_dir, variants, formats, device, quiet, overwrite,
+                     settings) -> Path:
+    from synthmed.evaluate._torch import require_torch
+    from synthmed.learned.edit import edit_dataset, requested_class
+    from synthmed.learned.sample import load_model
+
+    require_torch()
+    if any(len(v) != 1 for v in variants):
+        raise SynthmedError("with --model, ask for one class: --set NAME=VALUE (once) or "
+                            "--sweep NAME=V1,V2,...")
+    loaded = load_model(model_dir, device)
+    classes = [requested_class(loaded, *next(iter(v.items()))) for v in variants]
+    return edit_dataset(loaded, source, output, classes, formats=formats, progress=not quiet,
+                        overwrite=overwrite, **settings)
 
 
 @app.command()
@@ -194,8 +246,8 @@ def train_model(
     output: Annotated[Path, typer.Option("-o", "--output", help="Model folder (weights, "
                       "checkpoint, model.json, model_card.md). Re-running resumes.")],
     model: Annotated[str, typer.Option("--model", "-m", help="Generator kind: ddpm "
-                 "(diffusion), vae (autoencoder) or ldm (latent diffusion); vae and ldm take "
-                 "no classes or masks.")] = "ddpm",
+                 "(diffusion), vae (autoencoder), ldm (latent diffusion) or gan; all but vae "
+                 "take classes, only ddpm takes masks.")] = "ddpm",
     size: Annotated[int, typer.Option("--size", min=16, max=1024, help="Images are resized "
                     "to SIZE x SIZE pixels.")] = 64,
     preset: Annotated[str, typer.Option("--preset", help="Network size: cpu (small, minutes "
@@ -237,7 +289,7 @@ def train_model(
         images = load_training_data(data, size, label_column=label_column, masks=mask,
                                     max_images=max_images)
         config = ModelConfig(model=model, size=size, preset=preset,
-                             class_names=images.class_names if model == "ddpm" else [],
+                             class_names=images.class_names if model != "vae" else [],
                              mask_names=images.mask_names)
     except ValidationError as exc:
         raise SynthmedError("; ".join(f"{'.'.join(map(str, e['loc'])) or 'option'}: {e['msg']}"
@@ -245,9 +297,11 @@ def train_model(
     root = train(images, output, config, params, device=device, progress=not quiet,
                  overwrite=overwrite)
     meta = json.loads((root / "model.json").read_text())
-    out.print(f"model written to {root.resolve()}: {meta['steps']} steps, loss "
-              f"{meta['loss']['first']:.4f} -> {meta['loss']['last']:.4f}; classes: "
-              f"{', '.join(config.class_names) or 'none'} (card: {root / 'model_card.md'})")
+    losses = meta.get("loss_parts", {"loss": meta["loss"]})  # gan: generator, discriminator
+    out.print(f"model written to {root.resolve()}: {meta['steps']} steps, "
+              + ", ".join(f"{k} {v['first']:.4f} -> {v['last']:.4f}" for k, v in losses.items())
+              + f"; classes: {', '.join(config.class_names) or 'none'} "
+              f"(card: {root / 'model_card.md'})")
 
 
 @app.command("translate")
@@ -291,9 +345,9 @@ def sample_model(
     masks: Annotated[Optional[Path], typer.Option("--masks", help="Folder of conditioning "
                      "masks (for a model trained with --mask); sample i uses mask i.")] = None,
     steps: Annotated[int, typer.Option("--steps", min=1, max=1000, help="DDIM sampling "
-                     "steps.")] = 50,
+                     "steps (ddpm, ldm; vae and gan sample in one pass).")] = 50,
     guidance: Annotated[float, typer.Option("--guidance", min=0.0, help="Classifier-free "
-                        "guidance scale (1: none).")] = 1.0,
+                        "guidance scale (1: none; not for gan).")] = 1.0,
     formats: Annotated[Optional[list[str]], typer.Option("--format", "-f", help="Export "
                        "format (repeatable); default png.")] = None,
     seed: Annotated[int, typer.Option("--seed", min=0, help="Sample i is reproducible from "
@@ -315,6 +369,33 @@ def sample_model(
                           batch_size=batch_size, device=device, progress=not quiet,
                           overwrite=overwrite)
     out.print(f"dataset written to {root.resolve()}  (card: {root / 'dataset_card.md'})")
+
+
+@app.command()
+def verify(
+    path: Annotated[Path, typer.Argument(metavar="FILE_OR_DIR", help="An image (PNG, JPEG, "
+                    "NIfTI, DICOM, ...) or a folder of them (searched recursively).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a "
+                       "table.")] = False,
+):
+    """Say for each image whether it carries synthmed's invisible "synthetic" watermark,
+    the dataset id in it, and whether it matches its dataset's manifest (untouched)."""
+    from synthmed.provenance.verify import verify as run
+
+    results = run(path)
+    if as_json:
+        print(json.dumps([r.to_dict() for r in results], indent=1))
+        return
+    table = Table(title=f"synthmed verify {escape(str(path))}", title_justify="left")
+    for col in ("file", "watermark", "dataset id", "manifest", "score"):
+        table.add_column(col, overflow="fold")
+    for r in results:
+        mark = ("[red]unreadable[/red]: " + escape(r.error) if r.error else
+                "[green]SYNTHETIC[/green]" if r.synthetic else "not detected")
+        table.add_row(escape(r.path), mark, r.dataset_id or "-", r.manifest, f"{r.score:.1f}")
+    out.print(table)
+    n = sum(r.synthetic for r in results)
+    out.print(f"{n} of {len(results)} images carry the synthmed watermark")
 
 
 @app.command()

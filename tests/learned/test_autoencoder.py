@@ -1,7 +1,7 @@
 """The autoencoder models: vae (AutoencoderKL, sampling decodes prior noise) and ldm (the
 autoencoder, then DDPM in its latent space): losses fall, sampling is seeded, models
-round-trip through disk, ldm resumes exactly across its two stages, unconditioned models
-refuse classes."""
+round-trip through disk, ldm draws the requested class and resumes exactly across its two
+stages, vae refuses classes."""
 
 import json
 import shutil
@@ -12,7 +12,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("monai")
 
-from test_train_sample import SIZE, write_shapes  # noqa: E402
+from test_train_sample import SIZE, nearest_centroid, write_shapes  # noqa: E402
 
 from synthmed.cli import main  # noqa: E402
 from synthmed.errors import SynthmedError  # noqa: E402
@@ -24,7 +24,8 @@ from synthmed.learned.train import TrainParams, train  # noqa: E402
 
 def tiny(model, data):
     return ModelConfig(model=model, size=data.size, channels=(8, 16),
-                       attention_levels=(False, False), latent_channels=2)
+                       attention_levels=(False, False), latent_channels=2,
+                       class_names=data.class_names)
 
 
 @pytest.fixture(scope="module")
@@ -104,8 +105,39 @@ def test_ldm_loss_falls_and_samples_are_images(ldm):
         np.testing.assert_array_equal(x.image, y.image)
 
 
-def test_ldm_resume_across_stages_gives_the_same_model(data, tmp_path):
-    small = load_training_data(data.source, SIZE, label_column="", max_images=8)
+@pytest.fixture(scope="module")
+def labelled(data):
+    return load_training_data(data.source, SIZE)  # classes disc, square
+
+
+@pytest.fixture(scope="module")
+def ldm_classes(labelled, tmp_path_factory):
+    return train(labelled, tmp_path_factory.mktemp("ldm_classes") / "m",
+                 tiny("ldm", labelled), TrainParams(steps=60, batch_size=16,
+                                                    learning_rate=3e-3,
+                                                    autoencoder_steps=30),
+                 progress=False)
+
+
+def test_ldm_draws_the_requested_class(ldm_classes, labelled):
+    model = load_model(ldm_classes)
+    assert model.class_names == ["disc", "square"]
+    assert "class dropout 0.1" in (ldm_classes / "model_card.md").read_text()
+    classify = nearest_centroid(labelled.images, labelled.class_index)
+    for k, name in enumerate(labelled.class_names):
+        samples = generate_samples(model, 16, class_name=name, seed=3, num_inference_steps=10)
+        assert all(s.labels.classes == {c: c == name for c in labelled.class_names}
+                   for s in samples)
+        # the same noise for both classes: a model that ignored the class would score
+        # 1 - this for the other one
+        accuracy = (classify(np.stack([s.image for s in samples])) == k).mean()
+        assert accuracy >= 0.8, (name, accuracy)  # chance is 0.5
+    with pytest.raises(ValueError, match="takes no masks"):
+        ModelConfig(model="ldm", size=SIZE, mask_names=["shape"])
+
+
+def test_ldm_resume_across_stages_gives_the_same_model(labelled, tmp_path):
+    small = load_training_data(labelled.source, SIZE, max_images=8)  # with classes
     cfg = tiny("ldm", small)
     run = dict(batch_size=4, learning_rate=1e-3, checkpoint_every=1, autoencoder_steps=2)
     train(small, tmp_path / "one", cfg, TrainParams(steps=4, **run), progress=False)

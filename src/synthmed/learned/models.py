@@ -6,8 +6,10 @@ that trains at 32-64 px on a CPU in minutes; ``"gpu"`` a larger one (with attent
 128-256 px on a GPU.
 
 Kinds: ``ddpm`` (a diffusion U-Net on pixels, class- and mask-conditioned), ``vae`` (a
-MONAI ``AutoencoderKL``; sampling decodes prior noise) and ``ldm`` (the autoencoder, then a
-diffusion U-Net in its latent space). ``vae`` and ``ldm`` take no classes or masks.
+MONAI ``AutoencoderKL``; sampling decodes prior noise; unconditional), ``ldm`` (the
+autoencoder, then a class-conditioned diffusion U-Net in its latent space) and ``gan`` (a
+class-conditional generator from noise z and a patch discriminator; see
+:mod:`synthmed.learned.gan`). Only ``ddpm`` takes masks.
 
 >>> cfg = ModelConfig(model="ddpm", size=32, class_names=["disc", "square"])
 >>> net = build_networks(cfg)["unet"]
@@ -21,9 +23,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from synthmed.learned.gan import build_gan
+
 __all__ = ["ModelConfig", "build_networks", "PRESETS", "MODELS"]
 
-MODELS = ("ddpm", "vae", "ldm")
+MODELS = ("ddpm", "vae", "ldm", "gan")
 PRESETS = {
     # channels per level, residual blocks per level, attention per level, group-norm groups
     "cpu": {"channels": (16, 32, 32), "num_res_blocks": 1,
@@ -37,7 +41,7 @@ class ModelConfig(BaseModel):
     """What a model is: kind, image size, network widths, conditioning, noise schedule."""
 
     model_config = ConfigDict(extra="forbid")
-    model: Literal["ddpm", "vae", "ldm"] = Field("ddpm", description="generator kind")
+    model: Literal["ddpm", "vae", "ldm", "gan"] = Field("ddpm", description="generator kind")
     size: int = Field(64, ge=16, le=1024, description="square image side, px")
     preset: Literal["cpu", "gpu"] = Field("cpu", description="network size")
     channels: tuple[int, ...] | None = Field(None, description="channels per level "
@@ -54,6 +58,9 @@ class ModelConfig(BaseModel):
     latent_channels: int = Field(3, ge=1, description="autoencoder latent channels (vae, ldm)")
     kl_weight: float = Field(1e-4, ge=0, description="weight of the KL term (per image, summed "
                              "over the latent) against the mean L1 reconstruction (vae, ldm)")
+    latent_dim: int = Field(64, ge=1, description="length of the generator's noise z (gan)")
+    r1_weight: float = Field(0.1, ge=0, description="weight (gamma) of the R1 penalty: gamma / 2 "
+                             "x squared gradient of the discriminator at real images (gan)")
     class_names: list[str] = Field(default_factory=list, description="conditioning classes")
     mask_names: list[str] = Field(default_factory=list, description="conditioning masks "
                                   "(extra input channels)")
@@ -69,9 +76,12 @@ class ModelConfig(BaseModel):
         if any(c % self.norm_num_groups for c in self.channels):
             raise ValueError(f"channels {self.channels} must be multiples of norm_num_groups "
                              f"{self.norm_num_groups}")
-        if self.model != "ddpm" and (self.class_names or self.mask_names):
-            raise ValueError(f"model {self.model!r} takes no classes or masks (only ddpm is "
-                             "conditioned); train with --label-column '' and no --mask")
+        if self.model == "vae" and (self.class_names or self.mask_names):
+            raise ValueError("model 'vae' takes no classes or masks (it is unconditional); "
+                             "train with --label-column '' and no --mask")
+        if self.model != "ddpm" and self.mask_names:
+            raise ValueError(f"model {self.model!r} takes no masks (only ddpm is conditioned "
+                             "on masks); train without --mask")
         down = 2 ** (len(self.channels) - 1) * (2 ** (len(self.channels) - 1)
                                                 if self.model == "ldm" else 1)
         if self.size % down:
@@ -84,10 +94,13 @@ class ModelConfig(BaseModel):
         return len(self.class_names)
 
     @property
-    def latent_shape(self) -> tuple[int, int, int]:
-        """Shape of one sample's starting noise: the image (ddpm) or the latent (vae, ldm)."""
+    def latent_shape(self) -> tuple[int, ...]:
+        """Shape of one sample's starting noise: the image (ddpm), the latent (vae, ldm) or
+        the generator's z (gan)."""
         if self.model == "ddpm":
             return (1, self.size, self.size)
+        if self.model == "gan":
+            return (self.latent_dim,)
         side = self.size // 2 ** (len(self.channels) - 1)
         return (self.latent_channels, side, side)
 
@@ -102,6 +115,8 @@ def build_networks(config: ModelConfig) -> dict:
     import torch
     from monai.networks.nets import AutoencoderKL, DiffusionModelUNet
 
+    if config.model == "gan":
+        return build_gan(config)
     nets = {}
     if config.model in ("vae", "ldm"):
         nets["vae"] = AutoencoderKL(

@@ -7,7 +7,9 @@ sample depends only on the model, ``(seed, i)``, its class/mask and the sampler 
 (with the same ``batch_size``: batches are computed together, and float sums may round
 differently in another grouping). The noise is the image (``ddpm``) or the autoencoder's
 latent: ``vae`` decodes it directly (a draw from the prior), ``ldm`` denoises it by DDIM and
-then decodes it.
+then decodes it. For ``gan`` it is the generator's noise z, mapped to an image in one pass
+(no DDIM steps nor guidance: provenance records ``num_inference_steps`` as None, as for
+``vae``).
 
 >>> model = load_model("model/")                                    # doctest: +SKIP
 >>> samples = generate_samples(model, 8, class_name="pneumonia", seed=0)  # doctest: +SKIP
@@ -28,12 +30,13 @@ from synthmed.errors import OutputError, SynthmedError
 from synthmed.evaluate._torch import progress_bar, require_torch
 from synthmed.learned.autoencoder import decode
 from synthmed.learned.data import NO_FINDING
+from synthmed.learned.gan import generate
 from synthmed.learned.models import ModelConfig, build_networks, make_scheduler
 from synthmed.learned.train import FORMAT, MODEL_JSON, WEIGHTS
 from synthmed.sample import Labels, Provenance, Sample
 from synthmed.seeding import sample_streams
 
-__all__ = ["LoadedModel", "load_model", "generate_samples", "load_condition_masks",
+__all__ = ["LoadedModel", "load_model", "generate_samples", "denoise", "load_condition_masks",
            "write_dataset", "sample_dataset"]
 
 
@@ -94,9 +97,10 @@ def generate_samples(model: LoadedModel, n: int, *, class_name: str | None = Non
     seed : int
         Sample *i* is reproducible alone from ``(seed, i)``.
     num_inference_steps : int
-        DDIM steps (more: slower, finer).
+        DDIM steps (more: slower, finer); ddpm and ldm only (vae and gan take one pass).
     guidance_scale : float
-        Classifier-free guidance weight; 1 uses the class alone, > 1 strengthens it.
+        Classifier-free guidance weight; 1 uses the class alone, > 1 strengthens it (not
+        for gan, which has no unconditional prediction to guide by).
     start : int
         Index of the first sample (to continue a dataset).
     """
@@ -111,6 +115,10 @@ def generate_samples(model: LoadedModel, n: int, *, class_name: str | None = Non
         raise SynthmedError(f"class {class_name!r} is not one the model knows; choose from "
                             f"{', '.join(cfg.class_names) or 'none (an unconditional model)'}")
     mask_array = _check_masks(cfg, masks)
+    if cfg.model == "gan" and guidance_scale != 1.0:
+        raise SynthmedError(f"a gan model has no classifier-free guidance; leave out --guidance "
+                            f"(got {guidance_scale})")
+    steps = num_inference_steps if cfg.model in ("ddpm", "ldm") else None  # vae, gan: one pass
     counts = model.meta["data"]["classes"]
     freq = np.array([counts.get(c, 0) for c in cfg.class_names], np.float64)
     freq = freq / freq.sum() if freq.sum() else None
@@ -141,20 +149,35 @@ def generate_samples(model: LoadedModel, n: int, *, class_name: str | None = Non
                                  for k, name in enumerate(cfg.mask_names)}
                                 if mask_array is not None else {})
                 samples.append(_to_sample(model, images[j], classes[j], sample_masks, seed, i,
-                                          num_inference_steps, guidance_scale))
+                                          steps, guidance_scale))
                 advance()
     return samples
 
 
 def _generate(model, x, cond, labels, scheduler, guidance_scale):
-    """Images in [-1, 1] from starting noise ``x``: DDIM (ddpm, ldm), then decoding (vae, ldm)."""
+    """Images in [-1, 1] from starting noise ``x``: DDIM (ddpm, ldm), then decoding (vae, ldm);
+    the generator (gan)."""
     cfg, nets = model.config, model.networks
+    if cfg.model == "gan":
+        return generate(nets["generator"], x, labels, cfg.num_classes)
     if cfg.model != "vae":
-        for t in scheduler.timesteps:
-            eps = _predict(nets["unet"], x, cond, t, labels, cfg, guidance_scale)
-            x, _ = scheduler.step(eps, int(t), x)
+        x = denoise(model, x, cond, labels, scheduler, scheduler.timesteps, guidance_scale)
     if cfg.model != "ddpm":
         x = decode(nets["vae"], x / nets["latent_scale"].value)
+    return x
+
+
+def denoise(model: LoadedModel, x, cond, labels, scheduler, timesteps, guidance_scale: float):
+    """DDIM steps of ``model``'s U-Net from ``x`` at ``timesteps[0]`` down past
+    ``timesteps[-1]``, with classifier-free guidance: the denoised image (ddpm) or latent (ldm).
+
+    ``cond`` (masks in [-1, 1], extra channels) and ``labels`` (class indices) may be None;
+    ``scheduler`` is a DDIM scheduler whose ``set_timesteps`` gave ``timesteps`` (all of
+    them for sampling, the last ones for editing from a partly noised image).
+    """
+    for t in timesteps:
+        eps = _predict(model.networks["unet"], x, cond, t, labels, model.config, guidance_scale)
+        x, _ = scheduler.step(eps, int(t), x)
     return x
 
 
@@ -196,7 +219,7 @@ def _to_sample(model, image, class_id, masks, seed, index, steps, guidance) -> S
         params={"model_sha256": model.sha256, "model_path": str(model.path),
                 "class": chosen, "num_inference_steps": steps, "guidance_scale": guidance,
                 "masks": sorted(masks)},
-        seed=seed, index=index,
+        seed=seed, index=index, dataset_id=model.sha256[:8],  # the watermark id
         versions={"synthmed": __version__, **{k: v for k, v in model.meta["versions"].items()
                                                if k != "synthmed"}})
     report = (f"Synthetic image from learned model {model.sha256[:12]}"

@@ -3,7 +3,7 @@
 An output folder holds::
 
     model/
-      checkpoint.pt   networks, optimiser, RNG state, step and loss history (for resuming)
+      checkpoint.pt   networks, optimisers, RNG state, step and loss history (for resuming)
       weights.pt      the networks' weights only (what sampling loads)
       model.json      config, training parameters, data summary, steps, losses, seed,
                       versions and the weights' sha256 (the model hash)
@@ -16,7 +16,10 @@ draw (batches, noise, timesteps, class dropout) comes from one seeded
 
 ``vae`` trains the autoencoder alone; ``ldm`` trains it for ``autoencoder_steps`` steps,
 then freezes it, encodes the training images and trains the DDPM U-Net (the same loss as
-``ddpm``) on their latents, scaled to unit standard deviation.
+``ddpm``, with the same class dropout) on their latents, scaled to unit standard deviation.
+``gan`` updates its discriminator, then its generator, in each step, each with its own Adam
+(:mod:`synthmed.learned.gan`); ``model.json`` keeps both losses under ``loss_parts`` (its
+``loss`` is the generator's).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from synthmed.errors import OutputError, SynthmedError
 from synthmed.evaluate._torch import progress_bar, require_torch, seeded
 from synthmed.learned.autoencoder import encode_latents, vae_step
 from synthmed.learned.data import TrainingData
+from synthmed.learned.gan import LOSS_PARTS, gan_optimisers, gan_step
 from synthmed.learned.models import ModelConfig, build_networks, make_scheduler
 
 __all__ = ["TrainParams", "train", "FORMAT"]
@@ -87,7 +91,8 @@ def train(data: TrainingData, out_dir: str | Path, config: ModelConfig | None = 
     if config.size != data.size:
         raise SynthmedError(f"the model is {config.size} px but the images are {data.size} px")
     if config.mask_names != data.mask_names or (
-            config.model == "ddpm" and config.class_names != data.class_names):
+            (config.model == "ddpm" or config.class_names)
+            and config.class_names != data.class_names):
         raise SynthmedError("the model's classes/masks differ from the data's")
     ae_steps = None
     if config.model == "ldm":
@@ -105,14 +110,16 @@ def train(data: TrainingData, out_dir: str | Path, config: ModelConfig | None = 
     with seeded(params.seed, device):
         nets = build_networks(config)
     module = torch.nn.ModuleDict(nets).to(device)
-    optimiser = torch.optim.Adam(module.parameters(), lr=params.learning_rate)
+    optimisers = (gan_optimisers(module, params) if config.model == "gan" else
+                  {"model": torch.optim.Adam(module.parameters(), lr=params.learning_rate)})
     generator = torch.Generator().manual_seed(params.seed)
-    losses: list[float] = []
+    losses: list[list[float]] = []  # per step: the loss, or (generator, discriminator) for gan
     if state is not None:
         module.load_state_dict(state["networks"])
-        optimiser.load_state_dict(state["optimiser"])
+        for name, optimiser in optimisers.items():
+            optimiser.load_state_dict(state["optimisers"][name])
         generator.set_state(state["generator"])
-        losses = list(state["losses"])
+        losses = state["losses"].tolist()
     start = len(losses)
     if start > params.steps:
         raise SynthmedError(f"{root} already holds {start} steps; ask for at least that many")
@@ -120,33 +127,50 @@ def train(data: TrainingData, out_dir: str | Path, config: ModelConfig | None = 
     x = torch.from_numpy(data.images)[:, None] * 2 - 1
     masks = (torch.from_numpy(data.masks).float() * 2 - 1 if data.masks is not None
              else x.new_zeros(len(x), 0, *x.shape[-2:]))
-    labels = (torch.from_numpy(data.class_index) if data.class_index is not None else None)
+    labels = torch.from_numpy(data.class_index) if config.class_names else None
     scheduler = make_scheduler(config, "ddpm")
-    if config.model == "ddpm":
-        step_fn = _ddpm_step(module["unet"], scheduler, config, params, x, masks, labels, device)
+    if config.model == "gan":
+        step_fn = gan_step(module, optimisers, config, params, x, labels, device)
+    elif config.model == "ddpm":
+        step_fn = _descend(_ddpm_step(module["unet"], scheduler, config, params, x, masks,
+                                      labels, device), optimisers["model"])
     else:
-        step_fn = vae_step(module["vae"], config, params, x, device)
+        step_fn = _descend(vae_step(module["vae"], config, params, x, device),
+                           optimisers["model"])
+    names = LOSS_PARTS if config.model == "gan" else ("loss",)
 
     module.train()
     with progress_bar(f"training {config.model}", params.steps - start, progress) as advance:
         for step in range(start, params.steps):
             if ae_steps is not None and step == max(start, ae_steps):
-                step_fn = _latent_step(module, scheduler, config, params, x, device)
-            optimiser.zero_grad(set_to_none=True)
-            loss = step_fn(generator)
-            loss.backward()
-            optimiser.step()
-            losses.append(float(loss.detach()))
-            advance(f"training {config.model}  loss {np.mean(losses[-50:]):.4f}")
+                step_fn = _descend(_latent_step(module, scheduler, config, params, x, labels,
+                                                device), optimisers["model"])
+            losses.append(step_fn(generator))
+            recent = np.mean(losses[-50:], axis=0)
+            advance(f"training {config.model}  "
+                    + "  ".join(f"{k} {v:.4f}" for k, v in zip(names, recent, strict=True)))
             done = step + 1
             if done % params.checkpoint_every == 0 or done == params.steps:
-                _save_checkpoint(root, module, optimiser, generator, losses, identity, torch)
+                _save_checkpoint(root, module, optimisers, generator, losses, identity, torch)
     module.eval()
     _save(root / WEIGHTS, {k: v.cpu() for k, v in module.state_dict().items()}, torch)
     meta = _model_json(root, config, params, data, losses, torch)
     atomic_write_text(root / MODEL_JSON, json.dumps(meta, indent=1) + "\n")
     atomic_write_text(root / CARD, model_card(meta))
     return root
+
+
+def _descend(loss_fn, optimiser):
+    """A training step from a loss function: one update of ``optimiser``; gives ``[loss]``."""
+
+    def step(generator):
+        optimiser.zero_grad(set_to_none=True)
+        loss = loss_fn(generator)
+        loss.backward()
+        optimiser.step()
+        return [float(loss.detach())]
+
+    return step
 
 
 def _ddpm_step(unet, scheduler, config, params, x, masks, labels, device):
@@ -180,13 +204,14 @@ def _ddpm_step(unet, scheduler, config, params, x, masks, labels, device):
     return step
 
 
-def _latent_step(module, scheduler, config, params, x, device):
-    """ldm's second stage: the DDPM loss on the (frozen) autoencoder's scaled latents."""
+def _latent_step(module, scheduler, config, params, x, labels, device):
+    """ldm's second stage: the DDPM loss (class labels with dropout, as ddpm) on the
+    (frozen) autoencoder's scaled latents."""
     z = encode_latents(module["vae"], x, device)
     module["latent_scale"].value.fill_(float(1 / z.std().clamp_min(1e-6)))
     z = z * module["latent_scale"].value.cpu()
     return _ddpm_step(module["unet"], scheduler, config, params, z,
-                      z.new_zeros(len(z), 0, *z.shape[-2:]), None, device)
+                      z.new_zeros(len(z), 0, *z.shape[-2:]), labels, device)
 
 
 def _claim(root: Path, identity: dict, overwrite: bool, torch):
@@ -219,10 +244,11 @@ def _claim(root: Path, identity: dict, overwrite: bool, torch):
     return None
 
 
-def _save_checkpoint(root, module, optimiser, generator, losses, identity, torch):
+def _save_checkpoint(root, module, optimisers, generator, losses, identity, torch):
     state = {"identity": json.dumps(identity, sort_keys=True),
              "networks": {k: v.cpu() for k, v in module.state_dict().items()},
-             "optimiser": optimiser.state_dict(), "generator": generator.get_state(),
+             "optimisers": {k: v.state_dict() for k, v in optimisers.items()},
+             "generator": generator.get_state(),
              "losses": torch.tensor(losses, dtype=torch.float64)}
     _save(root / CHECKPOINT, state, torch)
 
@@ -248,39 +274,64 @@ def loss_summary(losses: list[float]) -> dict:
 def _model_json(root, config, params, data, losses, torch) -> dict:
     import monai
 
-    stages = {}
+    history = np.asarray(losses, np.float64)  # (steps, parts)
+    extra = {}
     if params.autoencoder_steps:
         k = params.autoencoder_steps
-        stages = {"loss_stages": {"autoencoder": loss_summary(losses[:k]),
-                                  "diffusion": loss_summary(losses[k:])}}
+        extra = {"loss_stages": {"autoencoder": loss_summary(history[:k, 0]),
+                                 "diffusion": loss_summary(history[k:, 0])}}
+    if config.model == "gan":
+        extra = {"loss_parts": {name: loss_summary(history[:, j])
+                                for j, name in enumerate(LOSS_PARTS)}}
     return {"format": FORMAT, "model": config.model, "config": config.model_dump(mode="json"),
             "training": params.model_dump(), "data": data.summary(), "steps": len(losses),
-            "loss": loss_summary(losses), **stages, "seed": params.seed,
+            "loss": loss_summary(history[:, 0]), **extra, "seed": params.seed,
             "versions": {"synthmed": __version__, "torch": torch.__version__,
                          "monai": monai.__version__, "numpy": np.__version__},
             "weights_sha256": sha256_file(root / WEIGHTS)}
 
 
 _AE = "mean L1 reconstruction + {kl_weight} x KL"
-_KINDS = {
-    "ddpm": ("MONAI `DiffusionModelUNet`, DDPM training, DDIM sampling",
+_RES = "preset `{preset}`, channels {channels}, {num_res_blocks} residual block(s) per level"
+_UNET = (_RES + ", attention {attention_levels}.\n- Noise schedule: `{schedule}`, "
+         "{num_train_timesteps} steps; the network predicts `{prediction_type}`")
+_KINDS = {  # kind, network, loss
+    "ddpm": ("MONAI `DiffusionModelUNet`, DDPM training, DDIM sampling", _UNET,
              "MSE of the `{prediction_type}` prediction"),
     "vae": ("MONAI `AutoencoderKL`, {latent_channels} latent channels; sampling decodes "
-            "prior noise z ~ N(0, I)", _AE),
+            "prior noise z ~ N(0, I)", _RES, _AE),
     "ldm": ("MONAI `AutoencoderKL` ({latent_channels} latent channels), then a "
             "`DiffusionModelUNet` trained by DDPM on its latents; DDIM sampling in the latent, "
-            "then decoding", _AE + ", then MSE of the latent `{prediction_type}` prediction"),
+            "then decoding", _UNET,
+            _AE + ", then MSE of the latent `{prediction_type}` prediction"),
+    "gan": ("MONAI `Generator` from noise z ({latent_dim} values) joined to the one-hot class, "
+            "trained against a `PatchDiscriminator` that sees the class as one-hot input maps; "
+            "sampling maps z ~ N(0, I) through the generator",
+            "preset `{preset}`, channels {channels} (the generator runs them in reverse, "
+            "doubling the side per level, with instance-normalised residual units and a tanh "
+            "output; the discriminator in order, with instance norm)",
+            "generator: non-saturating logistic loss; discriminator: logistic loss + "
+            "{r1_weight} / 2 x squared gradient at real images (R1); one Adam per network, "
+            "betas (0.5, 0.999)"),
 }
+
+
+def _first_last(summary: dict) -> str:
+    return f"first 10 % of steps {summary['first']:.4f}, last 10 % {summary['last']:.4f}"
 
 
 def model_card(meta: dict) -> str:
     """``model_card.md`` from ``model.json``'s content."""
-    cfg, data, tr, loss = meta["config"], meta["data"], meta["training"], meta["loss"]
+    cfg, data, tr = meta["config"], meta["data"], meta["training"]
     classes = ", ".join(f"{k} ({v})" for k, v in data["classes"].items()) or "none"
-    kind, loss_text = _KINDS[meta["model"]]
-    kind, loss_text = kind.format(**cfg), loss_text.format(**cfg)
-    stages = "".join(f"\n- {name} stage loss: first 10 % {v['first']:.4f}, last 10 % "
-                     f"{v['last']:.4f}." for name, v in meta.get("loss_stages", {}).items())
+    kind, network, loss_text = (text.format(**cfg) for text in _KINDS[meta["model"]])
+    losses = ("; ".join(f"{name} {_first_last(v)}" for name, v in meta.get("loss_parts",
+                                                                             {}).items())
+              or _first_last(meta["loss"]))
+    stages = "".join(f"\n- {name} stage loss: {_first_last(v)}."
+                     for name, v in meta.get("loss_stages", {}).items())
+    dropout = (f"; class dropout {tr['class_dropout']}"
+               if cfg["class_names"] and meta["model"] != "gan" else "")
     return f"""# synthmed learned generator — `{meta['model']}` model card
 
 Model hash (sha256 of `weights.pt`): `{meta['weights_sha256']}`
@@ -292,10 +343,7 @@ Measure privacy (`synthmed evaluate --train`) before sharing samples.
 ## Model
 - Kind: `{meta['model']}` ({kind});
   {cfg['size']} x {cfg['size']} px, one grey channel in [0, 1].
-- Network: preset `{cfg['preset']}`, channels {cfg['channels']}, {cfg['num_res_blocks']}
-  residual block(s) per level, attention {cfg['attention_levels']}.
-- Noise schedule: `{cfg['schedule']}`, {cfg['num_train_timesteps']} steps; the network
-  predicts `{cfg['prediction_type']}`.
+- Network: {network}.
 - Conditioning: classes {cfg['class_names'] or 'none'}; masks {cfg['mask_names'] or 'none'}.
 
 ## Data
@@ -305,10 +353,9 @@ Measure privacy (`synthmed evaluate --train`) before sharing samples.
 - Data sha256 (pixels and labels): `{data['sha256']}`.
 
 ## Training
-- Steps: {meta['steps']} of batch {tr['batch_size']}; Adam, learning rate {tr['learning_rate']};
-  class dropout {tr['class_dropout']}; seed {meta['seed']}.
-- Loss ({loss_text}): first 10 % of steps {loss['first']:.4f}, last 10 %
-  {loss['last']:.4f}.{stages}
+- Steps: {meta['steps']} of batch {tr['batch_size']}; Adam, learning rate
+  {tr['learning_rate']}{dropout}; seed {meta['seed']}.
+- Loss ({loss_text}): {losses}.{stages}
 - Versions: {', '.join(f'{k} {v}' for k, v in meta['versions'].items())}.
 
 ## Use
