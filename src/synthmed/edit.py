@@ -36,7 +36,7 @@ from synthmed.registry import PRESETS
 from synthmed.run.task import render
 from synthmed.sample import Provenance, Sample
 
-__all__ = ["edit", "load_provenance", "parse_assignment"]
+__all__ = ["edit", "load_provenance", "parse_assignment", "record_of"]
 
 
 def edit(source: Sample | Provenance | str | os.PathLike, **changes: Any) -> Sample:
@@ -98,7 +98,7 @@ def load_provenance(path: str | os.PathLike) -> Provenance:
     if path.suffix == ".npz":
         return Sample.load_npz(path).provenance
     if path.suffix != ".json" or path.parent.name != "labels":
-        path = _record_of(path)
+        path = record_of(path)
     try:
         record = json.loads(path.read_text())
         return Provenance.from_dict(record["provenance"])
@@ -106,7 +106,7 @@ def load_provenance(path: str | os.PathLike) -> Provenance:
         raise SynthmedError(f"{path}: not a synthmed sample record ({exc})") from None
 
 
-def _record_of(path: Path) -> Path:
+def record_of(path: Path) -> Path:
     """The ``labels/{id}.json`` record of an exported file (``png/000012_xray.png``,
     ``masks/000012/heart.png``): the id is the digits its name or its folder's name starts
     with, and the record is in a ``labels/`` folder above it."""

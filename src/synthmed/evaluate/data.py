@@ -31,7 +31,7 @@ from skimage.transform import resize
 
 from synthmed.errors import SynthmedError
 
-__all__ = ["ImageSet", "load_image_set", "IMAGE_SUFFIXES"]
+__all__ = ["ImageSet", "load_image_set", "read_image_file", "to_grey", "IMAGE_SUFFIXES"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".dcm")
 
@@ -94,7 +94,7 @@ def _from_dataset(root: Path, size, max_images) -> ImageSet:
     images, ids, attrs, masks = [], [], {}, {}
     for i in range(n):
         s = ds[i]
-        images.append(_to_grey(s.image, size))
+        images.append(to_grey(s.image, size))
         ids.append(ds.ids[i])
         values = {**s.labels.classes, **s.labels.attributes}
         for k in set(attrs) | set(values):
@@ -124,9 +124,9 @@ def _from_folder(root: Path, size, max_images) -> ImageSet:
     mask_cols = [c for c in rows[0] if c != "filename" and _is_image_path(root, rows[0][c])]
     images, masks = [], {c: [] for c in mask_cols}
     for row in rows:
-        images.append(_to_grey(_read(root / row["filename"]), size))
+        images.append(to_grey(read_image_file(root / row["filename"]), size))
         for c in mask_cols:
-            masks[c].append(_resize_mask(_read(root / row[c]) > 0.5, size)
+            masks[c].append(_resize_mask(read_image_file(root / row[c]) > 0.5, size)
                             if row[c] else np.zeros(size, bool))
     attrs = {c: [_parse(row[c]) for row in rows] for c in rows[0]
              if c != "filename" and c not in mask_cols}
@@ -134,7 +134,9 @@ def _from_folder(root: Path, size, max_images) -> ImageSet:
                     {c: np.stack(v) for c, v in masks.items()}, str(root))
 
 
-def _read(path: Path) -> np.ndarray:
+def read_image_file(path: Path) -> np.ndarray:
+    """Pixels of an image file as float32: 8-bit / 255, 16-bit / 65535, DICOM de-identified
+    in memory then scaled by :func:`synthmed.provenance.deid.read_dicom`."""
     if path.suffix.lower() == ".dcm":
         from synthmed.provenance.deid import read_dicom
 
@@ -151,7 +153,9 @@ def _read(path: Path) -> np.ndarray:
     return arr.astype(np.float32) / 255
 
 
-def _to_grey(image: np.ndarray, size) -> np.ndarray:
+def to_grey(image: np.ndarray, size) -> np.ndarray:
+    """One grey float32 channel at ``size`` (rows, cols): RGB(A) by Rec. 601 luma, a volume
+    by its middle slice; resized with anti-aliasing (the aspect ratio is not kept)."""
     image = np.asarray(image, np.float32)
     if image.ndim == 3 and image.shape[-1] in (3, 4):
         image = image[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32)

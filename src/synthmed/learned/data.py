@@ -36,7 +36,7 @@ import numpy as np
 from synthmed.errors import SynthmedError
 from synthmed.evaluate.data import load_image_set
 
-__all__ = ["TrainingData", "load_training_data", "DEFAULT_CLASS_COLUMNS"]
+__all__ = ["TrainingData", "load_training_data", "label_text", "DEFAULT_CLASS_COLUMNS"]
 
 DEFAULT_CLASS_COLUMNS = ("label", "class", "finding")
 NO_FINDING = "no_finding"
@@ -140,11 +140,12 @@ def _classes(attrs: dict[str, list], label_column, is_dataset, path):
     if all(isinstance(v, bool) for v in values):
         values = [label_column if v else f"no_{label_column}" for v in values]
     else:
-        values = [_label_text(v) for v in values]
+        values = [label_text(v) for v in values]
     return _index(values, label_column)
 
 
-def _label_text(v) -> str:
+def label_text(v) -> str:
+    """A class value as a class name: whole floats without ``.0`` (``3.0`` -> ``"3"``)."""
     return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
 
 

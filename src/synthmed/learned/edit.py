@@ -46,11 +46,11 @@ import numpy as np
 from synthmed._io import sha256_file
 from synthmed.errors import SynthmedError
 from synthmed.evaluate._torch import progress_bar, require_torch
-from synthmed.evaluate.data import IMAGE_SUFFIXES, _read, _to_grey
+from synthmed.evaluate.data import IMAGE_SUFFIXES, read_image_file, to_grey
 from synthmed.learned.autoencoder import decode, encode_latents
-from synthmed.learned.data import _label_text
+from synthmed.learned.data import label_text
 from synthmed.learned.models import make_scheduler
-from synthmed.learned.sample import LoadedModel, _check_masks, _to_sample, denoise, write_dataset
+from synthmed.learned.sample import LoadedModel, check_masks, to_sample, denoise, write_dataset
 from synthmed.sample import Sample
 from synthmed.seeding import sample_streams
 
@@ -104,10 +104,10 @@ def read_image(path: str | Path) -> SourceImage:
                                 "slice")
         image, scaling = _unit_range(from_nifti_order(data[:, :, None], 2))
     else:  # as training images are read
-        image, scaling = _read(path), ("modality LUT, then min-max" if name.endswith(".dcm")
+        image, scaling = read_image_file(path), ("modality LUT, then min-max" if name.endswith(".dcm")
                                        else "8-bit / 255, 16-bit / 65535")
     if image.ndim == 3 and image.shape[-1] in (3, 4):
-        image = _to_grey(image, image.shape[:2])
+        image = to_grey(image, image.shape[:2])
     if image.ndim != 2:
         raise SynthmedError(f"{path}: an image of shape {image.shape}; give a 2D image")
     return SourceImage(np.asarray(image, np.float32), path.name, sha256_file(path), scaling,
@@ -159,10 +159,10 @@ def image_paths(path: str | Path) -> list[Path]:
 def _source_masks(path: Path) -> dict[str, np.ndarray]:
     """Masks of the synthmed sample whose file ``path`` is ({} if it is not one)."""
     from synthmed.dataset import open_dataset
-    from synthmed.edit import _record_of
+    from synthmed.edit import record_of
 
     try:
-        record = _record_of(path)
+        record = record_of(path)
     except SynthmedError:
         return {}
     return open_dataset(record.parent.parent).load(record.stem).labels.masks
@@ -184,7 +184,7 @@ def requested_class(model: LoadedModel, name: str, value) -> str:
     if name == "class":
         chosen = str(value)
     elif name == column:
-        chosen = (name if value else f"no_{name}") if isinstance(value, bool) else _label_text(value)
+        chosen = (name if value else f"no_{name}") if isinstance(value, bool) else label_text(value)
     else:
         raise SynthmedError(f"cannot set {name!r}: this model is conditioned on "
                             f"{column or 'its classes'!r}; use --set {column or 'class'}=VALUE "
@@ -240,12 +240,12 @@ def edit_image(model: LoadedModel, image: np.ndarray | str | Path, *, class_name
     if masks is None and cfg.mask_names and source.path is not None:
         masks = _source_masks(source.path)
     size = (cfg.size, cfg.size)
-    masks = {k: _to_grey(np.asarray(m, np.float32), size) > 0.5 for k, m in (masks or {}).items()}
+    masks = {k: to_grey(np.asarray(m, np.float32), size) > 0.5 for k, m in (masks or {}).items()}
     if cfg.mask_names and set(cfg.mask_names) - set(masks):
         raise SynthmedError(f"this model is conditioned on masks {', '.join(cfg.mask_names)}: "
                             "edit a file of a synthmed dataset that has them (or pass masks)")
-    mask_array = _check_masks(cfg, {k: masks[k][None] for k in cfg.mask_names} or None)
-    pixels = _to_grey(source.image, size).clip(0, 1)
+    mask_array = check_masks(cfg, {k: masks[k][None] for k in cfg.mask_names} or None)
+    pixels = to_grey(source.image, size).clip(0, 1)
 
     scheduler = make_scheduler(cfg, "ddim")
     scheduler.set_timesteps(num_inference_steps)
@@ -266,7 +266,7 @@ def edit_image(model: LoadedModel, image: np.ndarray | str | Path, *, class_name
         if cfg.model == "ldm":
             x = decode(nets["vae"], x.to(device) / nets["latent_scale"].value)
     edited = ((x[0, 0].clamp(-1, 1) + 1) / 2).float().cpu().numpy()
-    sample = _to_sample(model, edited, cfg.class_names.index(class_name),
+    sample = to_sample(model, edited, cfg.class_names.index(class_name),
                         {k: masks[k] for k in cfg.mask_names}, seed, index,
                         num_inference_steps, guidance_scale)
     sample.provenance.params.update(

@@ -37,7 +37,7 @@ from synthmed.sample import Labels, Provenance, Sample
 from synthmed.seeding import sample_streams
 
 __all__ = ["LoadedModel", "load_model", "generate_samples", "denoise", "load_condition_masks",
-           "write_dataset", "sample_dataset"]
+           "check_masks", "to_sample", "write_dataset", "sample_dataset"]
 
 
 @dataclass
@@ -114,7 +114,7 @@ def generate_samples(model: LoadedModel, n: int, *, class_name: str | None = Non
     if class_name is not None and class_name not in cfg.class_names:
         raise SynthmedError(f"class {class_name!r} is not one the model knows; choose from "
                             f"{', '.join(cfg.class_names) or 'none (an unconditional model)'}")
-    mask_array = _check_masks(cfg, masks)
+    mask_array = check_masks(cfg, masks)
     if cfg.model == "gan" and guidance_scale != 1.0:
         raise SynthmedError(f"a gan model has no classifier-free guidance; leave out --guidance "
                             f"(got {guidance_scale})")
@@ -148,7 +148,7 @@ def generate_samples(model: LoadedModel, n: int, *, class_name: str | None = Non
                 sample_masks = ({name: mask_array[i % len(mask_array), k]
                                  for k, name in enumerate(cfg.mask_names)}
                                 if mask_array is not None else {})
-                samples.append(_to_sample(model, images[j], classes[j], sample_masks, seed, i,
+                samples.append(to_sample(model, images[j], classes[j], sample_masks, seed, i,
                                           steps, guidance_scale))
                 advance()
     return samples
@@ -193,7 +193,9 @@ def _predict(unet, x, cond, t, labels, cfg, guidance_scale):
     return eps
 
 
-def _check_masks(cfg: ModelConfig, masks) -> np.ndarray | None:
+def check_masks(cfg: ModelConfig, masks) -> np.ndarray | None:
+    """Conditioning masks ``{name: (m, size, size)}`` as one (m, k, size, size) bool array in
+    the model's mask order, or None for a model without masks; a clear error otherwise."""
     if not cfg.mask_names:
         if masks:
             raise SynthmedError("this model was not trained with masks; leave out --masks")
@@ -208,7 +210,9 @@ def _check_masks(cfg: ModelConfig, masks) -> np.ndarray | None:
     return np.stack(arrays, axis=1)
 
 
-def _to_sample(model, image, class_id, masks, seed, index, steps, guidance) -> Sample:
+def to_sample(model, image, class_id, masks, seed, index, steps, guidance) -> Sample:
+    """A generated image (float in [0, 1]) as a :class:`Sample`: its class (index into the
+    model's classes, -1 for none) as class flags, masks, and provenance naming the model."""
     cfg, data = model.config, model.meta["data"]
     chosen = cfg.class_names[class_id] if class_id >= 0 else None
     names = sorted({c for name in cfg.class_names for c in name.split("+")} - {NO_FINDING})
