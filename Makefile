@@ -12,7 +12,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,learned,dicom]'
+	$(PY) -m pip install --quiet -e '.[test,learned,dicom,review]'
 	touch $@
 
 demo: venv

@@ -420,6 +420,95 @@ def validate(spec: Annotated[Path, typer.Argument(metavar="SPEC", help="YAML dat
               f"{', '.join(varied) or 'nothing'}; formats: {', '.join(plan.spec.export)}")
 
 
+review_app = typer.Typer(no_args_is_help=True, help="Expert reader study in the browser: "
+                         "visual Turing test and grading (needs synthmed[review]).")
+app.add_typer(review_app, name="review")
+
+
+@review_app.command("create")
+def review_create(
+    real: Annotated[Path, typer.Option("--real", "-r", help="Real images (folder or dataset).")],
+    synthetic: Annotated[Path, typer.Option("--synthetic", "-s", help="Synthetic images "
+                         "(folder or synthmed dataset).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="New study folder.")],
+    readers: Annotated[int, typer.Option("--readers", min=1, max=1000, help="Number of "
+                       "readers (one private link each).")],
+    per_reader: Annotated[Optional[int], typer.Option("--per-reader", min=2, help="Images per "
+                          "reader, even: half real, half synthetic (default: all).")] = None,
+    task: Annotated[str, typer.Option("--task", help="turing (real or synthetic), grade, "
+                    "or both.")] = "turing",
+    grade_max: Annotated[int, typer.Option("--grade-max", min=1, max=100, help="Grades run "
+                         "from 0 to this (e.g. 4 for KL or ICDR).")] = 4,
+    size: Annotated[int, typer.Option("--size", min=32, max=2048, help="Images are shown "
+                    "as SIZE x SIZE 8-bit grey PNGs.")] = 256,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of sampling and order.")] = 0,
+    base_url: Annotated[str, typer.Option("--base-url", help="Address readers will use "
+                        "(where review serve listens).")] = "http://127.0.0.1:8000",
+):
+    """Prepare a reader study: balanced, clue-free images and one private link per reader."""
+    from synthmed.review.study import create_study
+
+    links = create_study(real, synthetic, output, readers, per_reader=per_reader, task=task,
+                         seed=seed, size=size, grade_max=grade_max)
+    base = base_url.rstrip("/")
+    out.print(f"study written to {output.resolve()}; start it with: synthmed review serve "
+              f"{output}", soft_wrap=True)
+    for i, link in enumerate(links.readers, start=1):
+        out.print(f"reader {i}: {base}{link}", soft_wrap=True, highlight=False)
+    out.print(f"owner (results): {base}{links.owner}", soft_wrap=True, highlight=False)
+
+
+@review_app.command("serve")
+def review_serve(
+    study: Annotated[Path, typer.Argument(metavar="STUDY", help="A study folder made by "
+                     "review create.")],
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8000,
+):
+    """Serve a reader study (FastAPI + uvicorn) until Ctrl-C."""
+    from synthmed.review.app import create_app
+    from synthmed.review.study import study_links
+
+    import uvicorn
+
+    web = create_app(study)
+    err.print(f"owner (results): http://{host}:{port}{study_links(study).owner}",
+              soft_wrap=True, highlight=False)
+    uvicorn.run(web, host=host, port=port, log_level="warning")
+
+
+@review_app.command("results")
+def review_results(
+    study: Annotated[Path, typer.Argument(metavar="STUDY", help="A study folder.")],
+    csv_path: Annotated[Optional[Path], typer.Option("--csv", help="Also write per-reader "
+                        "and pooled scores to this CSV file.")] = None,
+):
+    """Accuracy, sensitivity and specificity for "synthetic" (per reader and pooled) with
+    exact 95 % intervals and binomial tests, Fleiss' kappa and grading agreement."""
+    from synthmed.review.results import study_results, write_results_csv
+
+    res = study_results(study)
+    table = Table(title=f"reader study {escape(str(study))} (positive = synthetic)",
+                  title_justify="left")
+    for col in ("reader", "answers", "accuracy (95% CI)", "p vs 0.5", "sensitivity",
+                "specificity"):
+        table.add_column(col)
+    for name, s in [*res["readers"].items(), ("pooled", res["pooled"])]:
+        table.add_row(str(name), str(s["n"]), _interval(s["accuracy"]), f"{s['p_value']:.3g}",
+                      _interval(s["sensitivity"]), _interval(s["specificity"]))
+    out.print(table)
+    fk, gk = res["fleiss_kappa"], res["grade_kappa"]
+    out.print(f"Fleiss' kappa: {fk['kappa']:.3f} ({fk['items']} items read by all "
+              f"{fk['readers']} readers); grading kappa (quadratic): real "
+              f"{gk['real']['kappa']:.3f}, synthetic {gk['synthetic']['kappa']:.3f}")
+    if csv_path:
+        write_results_csv(res, csv_path)
+        out.print(f"CSV written to {csv_path.resolve()}")
+
+def _interval(p: dict) -> str:
+    return f"{p['value']:.3f} ({p['ci_low']:.3f}-{p['ci_high']:.3f})"
+
+
 def _type_name(annotation) -> str:
     if typing.get_origin(annotation) is typing.Literal:
         return "choice"
