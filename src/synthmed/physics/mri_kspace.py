@@ -380,20 +380,25 @@ def fourier_downsample(image, factor: int, axes=(-2, -1), workers: int = -1) -> 
     return (out / factor ** len(axes)).astype(np.float32)
 
 
-def slice_profile(volume: np.ndarray, n_sub: int, axis: int = 0) -> np.ndarray:
+def slice_profile(volume: np.ndarray, n_sub: int, axis: int = 0, *,
+                  step: int | None = None) -> np.ndarray:
     """Thick slices from thin ones: the mean of each group of ``n_sub`` consecutive slices
-    along ``axis`` (a boxcar slice profile, no gap; drop slices first for a gap).
+    along ``axis`` (a boxcar slice profile), groups starting ``step`` thin slices apart
+    (default ``n_sub``: contiguous; larger: a gap of ``step - n_sub`` thin slices).
 
     >>> slice_profile(np.arange(6.0).reshape(6, 1), 3)[:, 0].tolist()
     [1.0, 4.0]
+    >>> slice_profile(np.arange(7.0).reshape(7, 1), 2, step=5)[:, 0].tolist()   # 3-slice gap
+    [0.5, 5.5]
     """
     v = np.asarray(volume)
-    n = v.shape[axis]
-    if n_sub < 1 or n % n_sub:
+    n, step = v.shape[axis], step or n_sub
+    if n_sub < 1 or step < n_sub or n < n_sub or (n - n_sub) % step:
         raise ValueError(f"{n} slices along axis {axis} do not split into groups of "
-                         f"{n_sub}: crop or pad the volume to a multiple of {n_sub}")
-    v = np.moveaxis(v, axis, 0)
-    out = v.reshape(n // n_sub, n_sub, *v.shape[1:]).mean(axis=1, dtype=np.float32)
+                         f"{n_sub} every {step}: crop or pad the volume to "
+                         f"{n_sub} + a multiple of {step}")
+    groups = np.arange(0, n - n_sub + 1, step)[:, None] + np.arange(n_sub)[None, :]
+    out = np.moveaxis(v, axis, 0)[groups].mean(axis=1, dtype=np.float32)
     return np.moveaxis(out, 0, axis)
 
 

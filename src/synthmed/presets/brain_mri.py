@@ -183,7 +183,7 @@ class _Blocks:
 
     def __init__(self, n_slices: int, n_sub: int, step: int, factor: int):
         self.slices = np.arange(n_slices)[:, None] * step + np.arange(n_sub)[None, :]
-        self.factor = factor
+        self.step, self.factor = step, factor
 
     def _split(self, volume: np.ndarray) -> np.ndarray:       # (n, n_sub, Y, f, X, f)
         n, k = self.slices.shape
@@ -193,7 +193,8 @@ class _Blocks:
 
     def slabs(self, volume: np.ndarray) -> np.ndarray:
         """Mean over each output slice's thin slices (in-plane grid kept), float32."""
-        return volume[self.slices].mean(axis=1, dtype=np.float32)
+        return mri.slice_profile(volume[:self.slices[-1, -1] + 1], self.slices.shape[1],
+                                 step=self.step)
 
     def mean(self, volume: np.ndarray) -> np.ndarray:
         """Mean over each output voxel's fine voxels, float32."""
