@@ -178,6 +178,18 @@ def test_cli_train_then_sample_writes_a_dataset(shapes, tmp_path, capsys):
     assert exc.value.code == 2
     assert "triangle" in capsys.readouterr().err
 
+    # the output folder is checked before sampling: another sampling's dataset or foreign
+    # files are refused (exit 2) and left as they are; --overwrite replaces the dataset
+    card = (out / "dataset_card.md").read_bytes()
+    for folder, message in [(out, "other settings"), (shapes, "not a synthmed dataset")]:
+        with pytest.raises(SystemExit) as exc:
+            main(["sample", str(model_dir), "-o", str(folder), "-n", "2", "--steps", "2"])
+        assert exc.value.code == 2 and message in capsys.readouterr().err
+    assert (out / "dataset_card.md").read_bytes() == card
+    main(["sample", str(model_dir), "-o", str(out), "-n", "2", "--steps", "2", "-q",
+          "--overwrite"])
+    assert len(open_dataset(out)) == 2 and not (out / "images" / "000002.png").exists()
+
 
 def test_mask_conditioning_records_the_masks(shapes, tmp_path):
     model_dir, out = tmp_path / "model", tmp_path / "out"

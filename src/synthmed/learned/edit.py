@@ -50,7 +50,8 @@ from synthmed.evaluate.data import IMAGE_SUFFIXES, read_image_file, to_grey
 from synthmed.learned.autoencoder import decode, encode_latents
 from synthmed.learned.data import label_text
 from synthmed.learned.models import make_scheduler
-from synthmed.learned.sample import LoadedModel, check_masks, to_sample, denoise, write_dataset
+from synthmed.learned.sample import (LoadedModel, check_masks, claim_sampled_output, denoise,
+                                     to_sample, write_dataset)
 from synthmed.sample import Sample
 from synthmed.seeding import sample_streams
 
@@ -305,6 +306,10 @@ def edit_dataset(model: LoadedModel, source: str | Path, out_dir: str | Path,
     noise stream ``(seed, k)``; its record names the source file and its sha256.
     """
     paths = image_paths(source)
+    settings = {"edit": "sdedit", "classes": class_names, "sources": len(paths),
+                "strength": strength, "seed": seed, "num_inference_steps": num_inference_steps,
+                "guidance_scale": guidance_scale}
+    claim_sampled_output(out_dir, model, settings, formats, overwrite)
     samples = []
     with progress_bar("editing", len(paths) * len(class_names), progress) as advance:
         for i, path in enumerate(paths):
@@ -314,8 +319,5 @@ def edit_dataset(model: LoadedModel, source: str | Path, out_dir: str | Path,
                     num_inference_steps=num_inference_steps, guidance_scale=guidance_scale,
                     seed=seed, index=i * len(class_names) + j))
                 advance()
-    settings = {"edit": "sdedit", "classes": class_names, "sources": len(paths),
-                "strength": strength, "seed": seed, "num_inference_steps": num_inference_steps,
-                "guidance_scale": guidance_scale}
     return write_dataset(samples, out_dir, formats=formats, model=model, settings=settings,
                          overwrite=overwrite)

@@ -18,7 +18,6 @@ then decodes it. For ``gan`` it is the generator's noise z, mapped to an image i
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +25,7 @@ import numpy as np
 
 from synthmed import __version__
 from synthmed._io import atomic_write_text, sha256_file
-from synthmed.errors import OutputError, SynthmedError
+from synthmed.errors import SynthmedError
 from synthmed.evaluate._torch import progress_bar, require_torch
 from synthmed.learned.autoencoder import decode
 from synthmed.learned.data import NO_FINDING
@@ -37,7 +36,8 @@ from synthmed.sample import Labels, Provenance, Sample
 from synthmed.seeding import sample_streams
 
 __all__ = ["LoadedModel", "load_model", "generate_samples", "denoise", "load_condition_masks",
-           "check_masks", "to_sample", "write_dataset", "sample_dataset"]
+           "check_masks", "to_sample", "claim_sampled_output", "write_dataset",
+           "sample_dataset"]
 
 
 @dataclass
@@ -248,34 +248,45 @@ def load_condition_masks(path: str | Path, names: list[str], size: int) -> dict[
                         f"{', '.join(sorted(found.masks)) or 'none'}")
 
 
-def write_dataset(samples: list[Sample], out_dir: str | Path, *, formats: list[str] | None = None,
-                  model: LoadedModel, settings: dict, overwrite: bool = False) -> Path:
-    """Write samples as a synthmed dataset: files, label records, manifest, card, run.json."""
-    from synthmed.provenance.card import summarise
+def claim_sampled_output(out_dir: str | Path, model: LoadedModel, settings: dict,
+                         formats: list[str] | None = None, overwrite: bool = False,
+                         ) -> tuple[Path, list[str], str]:
+    """Check the formats and make ``out_dir`` ready for samples of ``model`` with
+    ``settings`` (call it before sampling, so a bad output folder fails at once).
+
+    Returns the folder, the formats (a readable one first) and the dataset identity.
+    """
     from synthmed.registry import EXPORTERS
-    from synthmed.run.output import MANIFEST, RUN_FILE, finalize_exports, write_final_manifest
-    from synthmed.run.task import write_sample
+    from synthmed.run.output import MANIFEST, claim_folder
 
     formats = sorted(dict.fromkeys(formats or ["png"]), key=lambda f: f != "png")
     if not {"png", "npz"} & set(formats):
         formats.insert(0, "png")
     for fmt in formats:
         EXPORTERS.get(fmt)
+    identity = json.dumps({"model_sha256": model.sha256, **settings, "formats": formats},
+                          sort_keys=True)
     root = Path(out_dir)
-    if root.exists() and (not root.is_dir() or any(root.iterdir())):
-        if not (overwrite and root.is_dir() and (root / RUN_FILE).is_file()):
-            raise OutputError(f"{root} exists and is not empty; choose a new output folder "
-                              "(or --overwrite to replace an earlier sampled dataset)")
-        shutil.rmtree(root)
-    root.mkdir(parents=True, exist_ok=True)
+    claim_folder(root, identity, overwrite, "sampled from another model or with other "
+                 "settings")
     (root / MANIFEST).unlink(missing_ok=True)
+    return root, formats, identity
+
+
+def write_dataset(samples: list[Sample], out_dir: str | Path, *, formats: list[str] | None = None,
+                  model: LoadedModel, settings: dict, overwrite: bool = False) -> Path:
+    """Write samples as a synthmed dataset: files, label records, manifest, card, run.json."""
+    from synthmed.provenance.card import summarise
+    from synthmed.run.output import RUN_FILE, finalize_exports, write_final_manifest
+    from synthmed.run.task import write_sample
+
+    root, formats, identity = claim_sampled_output(out_dir, model, settings, formats, overwrite)
     entries = {s.provenance.index: write_sample(s, root, s.provenance.index, formats)
                for s in samples}
     records = [json.loads((root / "labels" / f"{e['id']}.json").read_text())
                for _, e in sorted(entries.items())]
     dataset_files = finalize_exports(root, formats, records)
     summary = summarise(records)
-    identity = {"model_sha256": model.sha256, **settings, "formats": formats}
     info = {"name": f"learned-{model.config.model}-{model.sha256[:12]}", "synthetic": True,
             "generator": f"learned:{model.config.model}", "model": model.meta["model"],
             "model_sha256": model.sha256, "settings": settings, "formats": formats,
@@ -285,7 +296,7 @@ def write_dataset(samples: list[Sample], out_dir: str | Path, *, formats: list[s
     dataset_files += ["dataset_card.md", "dataset.json"]
     write_final_manifest(root, entries, dataset_files)
     atomic_write_text(root / RUN_FILE, json.dumps({
-        "identity": json.dumps(identity, sort_keys=True), "count": len(samples),
+        "identity": identity, "count": len(samples),
         "state": "complete", "synthmed": __version__, "generator": info["generator"]},
         indent=1) + "\n")
     return root
@@ -338,12 +349,13 @@ def sample_dataset(model_dir: str | Path, out_dir: str | Path, n: int, *,
     model = load_model(model_dir, device)
     masks = (load_condition_masks(masks_dir, model.config.mask_names, model.config.size)
              if masks_dir is not None else None)
+    settings = {"n": n, "class": class_name, "seed": seed, "masks": str(masks_dir or ""),
+                "num_inference_steps": num_inference_steps, "guidance_scale": guidance_scale,
+                "batch_size": batch_size}
+    claim_sampled_output(out_dir, model, settings, formats, overwrite)
     samples = generate_samples(model, n, class_name=class_name, masks=masks, seed=seed,
                                num_inference_steps=num_inference_steps,
                                guidance_scale=guidance_scale, batch_size=batch_size,
                                progress=progress)
-    settings = {"n": n, "class": class_name, "seed": seed, "masks": str(masks_dir or ""),
-                "num_inference_steps": num_inference_steps, "guidance_scale": guidance_scale,
-                "batch_size": batch_size}
     return write_dataset(samples, out_dir, formats=formats, model=model, settings=settings,
                          overwrite=overwrite)

@@ -41,6 +41,18 @@ def claim_output(root: Path, spec: DatasetSpec, overwrite: bool = False) -> None
     Raises :class:`OutputError` if ``root`` is a file, a folder that is not a synthmed
     dataset, or a dataset made from a different spec (unless ``overwrite``).
     """
+    claim_folder(root, spec.identity(), overwrite, "made from a different spec (preset, seed, "
+                 "parameters or formats differ)")
+    atomic_write_text(root / "spec.yaml", spec.to_yaml())
+    atomic_write_text(root / RUN_FILE, json.dumps({
+        "identity": spec.identity(), "count": spec.count, "state": "running",
+        "synthmed": __version__}, indent=1) + "\n")
+
+
+def claim_folder(root: Path, identity: str, overwrite: bool, differs: str) -> None:
+    """Make ``root`` a writable dataset folder: new, empty, or a dataset whose ``run.json``
+    has this ``identity`` (kept, to resume); a dataset of another identity is replaced
+    only if ``overwrite`` (``differs`` says how it differs, for the message)."""
     if root.exists() and not root.is_dir():
         raise OutputError(f"output {root} is a file; give a folder path with -o")
     run_file = root / RUN_FILE
@@ -50,11 +62,10 @@ def claim_output(root: Path, spec: DatasetSpec, overwrite: bool = False) -> None
         except (OSError, ValueError):
             raise OutputError(f"{run_file} is unreadable; remove {root} or choose another "
                               "output folder") from None
-        if run.get("identity") != spec.identity() and not overwrite:
-            raise OutputError(f"{root} holds a dataset made from a different spec (preset, "
-                              "seed, parameters or formats differ); choose another output "
-                              "folder or pass --overwrite to replace it")
-        if overwrite and run.get("identity") != spec.identity():
+        if run.get("identity") != identity:
+            if not overwrite:
+                raise OutputError(f"{root} holds a dataset {differs}; choose another output "
+                                  "folder or pass --overwrite to replace it")
             shutil.rmtree(root)
     elif root.exists() and any(root.iterdir()):
         raise OutputError(f"{root} is not empty and is not a synthmed dataset; choose an "
@@ -67,10 +78,6 @@ def claim_output(root: Path, spec: DatasetSpec, overwrite: bool = False) -> None
     except OSError as exc:
         raise OutputError(f"cannot write to {root}: {exc.strerror or exc}") from None
     remove_temporaries(root)
-    atomic_write_text(root / "spec.yaml", spec.to_yaml())
-    atomic_write_text(run_file, json.dumps({
-        "identity": spec.identity(), "count": spec.count, "state": "running",
-        "synthmed": __version__}, indent=1) + "\n")
 
 
 def verified_entries(root: Path, count: int) -> dict[int, dict[str, Any]]:
