@@ -12,7 +12,7 @@ from skimage.transform import resize, rotate
 
 from synthmed.cli import main
 from synthmed.provenance.verify import verify
-from synthmed.provenance.watermark import Z_DETECT, detect, embed
+from synthmed.provenance.watermark import STRENGTH_MAX, Z_DETECT, detect, embed
 from synthmed.run.local import generate
 from synthmed.run.task import make_sample
 from synthmed.spec import parse_spec, resolve
@@ -62,6 +62,35 @@ def test_mark_survives(marked, attack):
         assert found.dataset_id == dataset_id, (attack, found)
 
 
+def test_rotated_copy_is_found_blind(marked):
+    """A 2-degree rotation (resampled, reflected borders) is found without knowing the id,
+    with the lattice's angle and period recovered."""
+    image, dataset_id = marked[0]
+    found = detect(rotate(embed(image, dataset_id), 2.0, mode="reflect"))
+    assert found.synthetic and found.score > Z_DETECT + 2, found
+    assert abs(abs(found.angle_deg) - 2.0) < 0.2 and abs(found.period_px - 64) < 1, found
+    assert found.dataset_id in (dataset_id, None)   # never a wrong id
+
+
+@pytest.fixture(scope="module")
+def textured():
+    plan = resolve(parse_spec("preset: ultrasound\nseed: 5\nimage_size: [512, 512]\n"))
+    return make_sample(plan, 0).images["us"]
+
+
+def test_textured_image_gets_a_stronger_mark_that_is_found(textured):
+    """Speckle hides a stronger mark (PSNR 40 dB, not 44) and masks it from the detector;
+    a 512 x 512 ultrasound image is found untouched, as JPEG and rotated."""
+    out = embed(textured, "0badcafe")
+    rms = float(np.sqrt(np.mean((out - textured) ** 2)))
+    assert rms <= STRENGTH_MAX + 1e-6 and 10 * np.log10(1 / rms ** 2) >= 40.0 - 1e-3
+    assert rms > 0.008                                    # stronger than on a radiograph
+    assert not detect(textured).synthetic
+    for attack in ("untouched", "jpeg75", "rotate2deg"):
+        found = detect(ATTACKS[attack](out))
+        assert found.synthetic and found.score > Z_DETECT + 2, (attack, found)
+
+
 def test_mark_is_invisible_and_labels_stay(marked):
     image, dataset_id = marked[0]
     out = embed(image, dataset_id)
@@ -85,7 +114,7 @@ def test_no_mark_in_real_images():
             scores += found.synthetic
             worst = max(worst, found.score)
     assert trials == 36 and scores == 0, worst
-    assert worst < Z_DETECT
+    assert worst < Z_DETECT - 1.0   # a margin: the highest here (brick) is about 4.7
 
 
 def test_generated_dataset_is_marked_and_verified(tmp_path):
