@@ -439,6 +439,8 @@ def review_create(
                     "or both.")] = "turing",
     grade_max: Annotated[int, typer.Option("--grade-max", min=1, max=100, help="Grades run "
                          "from 0 to this (e.g. 4 for KL or ICDR).")] = 4,
+    grade_name: Annotated[str, typer.Option("--grade-name", help="What the grade is, as "
+                          "readers and the results see it (e.g. \"KL grade\").")] = "grade",
     size: Annotated[int, typer.Option("--size", min=32, max=2048, help="Images are shown "
                     "as SIZE x SIZE 8-bit grey PNGs.")] = 256,
     seed: Annotated[int, typer.Option("--seed", help="Seed of sampling and order.")] = 0,
@@ -449,10 +451,27 @@ def review_create(
     from synthmed.review.study import create_study
 
     links = create_study(real, synthetic, output, readers, per_reader=per_reader, task=task,
-                         seed=seed, size=size, grade_max=grade_max)
-    base = base_url.rstrip("/")
+                         seed=seed, size=size, grade_max=grade_max, grade_name=grade_name)
     out.print(f"study written to {output.resolve()}; start it with: synthmed review serve "
               f"{output}", soft_wrap=True)
+    _print_links(links, base_url)
+
+
+@review_app.command("links")
+def review_links(
+    study: Annotated[Path, typer.Argument(metavar="STUDY", help="A study folder made by "
+                     "review create.")],
+    base_url: Annotated[str, typer.Option("--base-url", help="Address readers will use "
+                        "(where review serve listens).")] = "http://127.0.0.1:8000",
+):
+    """Print a study's private reader links and the owner's results link again."""
+    from synthmed.review.study import study_links
+
+    _print_links(study_links(study), base_url)
+
+
+def _print_links(links, base_url: str) -> None:
+    base = base_url.rstrip("/")
     for i, link in enumerate(links.readers, start=1):
         out.print(f"reader {i}: {base}{link}", soft_wrap=True, highlight=False)
     out.print(f"owner (results): {base}{links.owner}", soft_wrap=True, highlight=False)
@@ -484,23 +503,28 @@ def review_results(
                         "and pooled scores to this CSV file.")] = None,
 ):
     """Accuracy, sensitivity and specificity for "synthetic" (per reader and pooled) with
-    exact 95 % intervals and binomial tests, Fleiss' kappa and grading agreement."""
+    exact 95 % intervals and binomial tests, ROC AUC of the confidence-signed calls, Fleiss'
+    kappa and grading agreement (weighted kappa, ICC(2,1))."""
     from synthmed.review.results import study_results, write_results_csv
 
     res = study_results(study)
     table = Table(title=f"reader study {escape(str(study))} (positive = synthetic)",
                   title_justify="left")
     for col in ("reader", "answers", "accuracy (95% CI)", "p vs 0.5", "sensitivity",
-                "specificity"):
+                "specificity", "ROC AUC"):
         table.add_column(col)
     for name, s in [*res["readers"].items(), ("pooled", res["pooled"])]:
         table.add_row(str(name), str(s["n"]), _interval(s["accuracy"]), f"{s['p_value']:.3g}",
-                      _interval(s["sensitivity"]), _interval(s["specificity"]))
+                      _interval(s["sensitivity"]), _interval(s["specificity"]),
+                      f"{s['roc_auc']:.3f}")
     out.print(table)
-    fk, gk = res["fleiss_kappa"], res["grade_kappa"]
+    fk, gk, icc = res["fleiss_kappa"], res["grade_kappa"], res["grade_icc"]
     out.print(f"Fleiss' kappa: {fk['kappa']:.3f} ({fk['items']} items read by all "
-              f"{fk['readers']} readers); grading kappa (quadratic): real "
-              f"{gk['real']['kappa']:.3f}, synthetic {gk['synthetic']['kappa']:.3f}")
+              f"{fk['readers']} readers)")
+    out.print(f"{escape(res['grade_name'])} agreement: quadratic-weighted kappa real "
+              f"{gk['real']['kappa']:.3f}, synthetic {gk['synthetic']['kappa']:.3f}; ICC(2,1) "
+              f"real {icc['real']['icc']:.3f} ({icc['real']['items']} items), synthetic "
+              f"{icc['synthetic']['icc']:.3f} ({icc['synthetic']['items']} items graded by all)")
     if csv_path:
         write_results_csv(res, csv_path)
         out.print(f"CSV written to {csv_path.resolve()}")

@@ -128,3 +128,60 @@ def test_concurrent_answers_are_all_stored_once(tmp_path, folders):
     assert con.execute("SELECT COUNT(*), COUNT(DISTINCT reader_id || item_id) FROM answers"
                        ).fetchone() == (320, 320)
     assert sorted(set(codes)) == [200, 409] and codes.count(200) == 320
+
+
+def test_scripted_answers_give_the_hand_counted_auc_icc_and_plots(folders, tmp_path):
+    from synthmed.review.results import results_csv, study_results
+    from synthmed.review.stats import icc_2_1
+    from synthmed.review.study import create_study
+
+    real, synth = folders
+    create_study(real, synth, tmp_path / "s", readers=3, per_reader=8, task="both", size=32,
+                 grade_name="KL grade", grade_max=4)
+    client = TestClient(create_app(tmp_path / "s"))
+    links = study_links(tmp_path / "s")
+    con = sqlite3.connect(tmp_path / "s" / "study.sqlite")
+    origin = dict(con.execute("SELECT id, origin FROM items"))
+    scored = []  # reader 1: (is synthetic, +-confidence)
+    for r, link in enumerate(links.readers, start=1):
+        csrf, html = reader(client, link)
+        assert ">KL grade (0-4) <select" in html
+        k = 0
+        while item := client.get(f"/api{link}/next").json()["item"]:
+            # right on the first six, wrong on the last two; confidence 1..5 in turn
+            call = origin[item] if k < 6 else {"real": "synthetic", "synthetic": "real"}[origin[item]]
+            grade = (r * 3 + k) % 5
+            assert answer(client, link, csrf, item, call=call, confidence=k % 5 + 1,
+                          grade=grade).status_code == 200
+            if r == 1:
+                scored.append((origin[item] == "synthetic", (k % 5 + 1) * (1 if call == "synthetic" else -1)))
+            k += 1
+    pos = [s for p, s in scored if p]
+    neg = [s for p, s in scored if not p]
+    by_hand = sum((a > b) + 0.5 * (a == b) for a in pos for b in neg) / (len(pos) * len(neg))
+    res = study_results(tmp_path / "s")
+    assert res["readers"][1]["roc_auc"] == pytest.approx(by_hand)
+    assert res["grade_name"] == "KL grade" and res["grade_max"] == 4
+    rows = results_csv(res).splitlines()
+    assert rows[0].endswith(",roc_auc") and rows[1].startswith("1,8,")
+    assert float(rows[1].split(",")[-1]) == pytest.approx(by_hand)
+    for o in ("real", "synthetic"):
+        shared = con.execute(
+            "SELECT a.item_id FROM answers a JOIN items i ON i.id = a.item_id WHERE i.origin = ? "
+            "GROUP BY a.item_id HAVING COUNT(*) = 3 ORDER BY a.item_id", (o,)).fetchall()
+        matrix = [[con.execute("SELECT grade FROM answers WHERE reader_id = ? AND item_id = ?",
+                               (r, i)).fetchone()[0] for r in (1, 2, 3)] for (i,) in shared]
+        assert res["grade_icc"][o]["items"] == len(shared) >= 2
+        assert res["grade_icc"][o]["icc"] == pytest.approx(icc_2_1(matrix), nan_ok=True)
+    page = client.get(links.owner).text
+    assert "KL grade agreement, ICC(2,1)" in page and f"<td>{by_hand:.3f}</td>" in page
+    for name in ("accuracy.svg", "roc.svg"):
+        svg = client.get(f"{links.owner}/{name}")
+        assert svg.status_code == 200 and svg.headers["content-type"] == "image/svg+xml"
+        assert svg.text.startswith("<?xml") and "<svg" in svg.text and "<script" not in svg.text
+        assert "script-src" not in svg.headers["content-security-policy"]
+        assert f'src="{links.owner}/{name}"' in page
+        token = links.readers[0].split("/")[-1]
+        assert client.get(f"/owner/{token}/{name}").status_code == 404
+    assert f"AUC {res['pooled']['roc_auc']:.3f}" in client.get(f"{links.owner}/roc.svg").text
+    assert client.get(f"{links.owner}/study.sqlite").status_code == 404

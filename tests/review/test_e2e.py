@@ -3,9 +3,7 @@ owner's page then shows the statistics of the scripted answers."""
 
 import os
 import shutil
-import socket
 import sqlite3
-import threading
 from pathlib import Path
 
 import pytest
@@ -19,25 +17,6 @@ SHOTS = os.environ.get("SYNTHMED_SCREENSHOTS")
 GALLERY = Path(SHOTS) if SHOTS else None
 pytestmark = pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"),
                                 reason="Debian chromium not installed (make test installs it)")
-
-
-@pytest.fixture
-def server(study):
-    uvicorn = pytest.importorskip("uvicorn")
-    from synthmed.review.app import create_app
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(study), host="127.0.0.1", port=port,
-                                        log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    while not srv.started and thread.is_alive():
-        thread.join(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join()
 
 
 def test_reader_completes_resumes_and_owner_sees_the_statistics(study, server):
@@ -81,6 +60,8 @@ def test_reader_completes_resumes_and_owner_sees_the_statistics(study, server):
         if GALLERY:
             page.screenshot(path=str(GALLERY / "review_results.png"), full_page=True)
         answers_text = page.inner_text("#answers")
+        plots = [page.locator(f"#{name}-plot").evaluate(  # loaded and drawn despite the CSP
+            "img => img.decode().then(() => img.naturalWidth)") for name in ("accuracy", "roc")]
         browser.close()
     acc = proportion(6, 8)
     assert row[:3] == ["reader 1", "8", f"{acc['value']:.3f} ({acc['ci_low']:.3f}–{acc['ci_high']:.3f})"]
@@ -88,6 +69,7 @@ def test_reader_completes_resumes_and_owner_sees_the_statistics(study, server):
     sens = sum(c == t == "synthetic" for c, t in zip(calls, truth)) / truth.count("synthetic")
     assert row[4].startswith(f"{sens:.3f} (")
     assert "edges look too smooth" in answers_text
+    assert all(width > 100 for width in plots)
     stored = con.execute("SELECT item_id, call, confidence FROM answers WHERE reader_id = 1 "
                          "ORDER BY answered_at").fetchall()
     assert stored == [(item, call, k % 5 + 1) for k, ((item, _), call) in enumerate(zip(plan, calls))]

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from synthmed.review.stats import (agreement_table, detection_scores, fleiss_kappa,
-                                   mean_pairwise_weighted_kappa, proportion)
+from synthmed.review.stats import (agreement_table, detection_scores, fleiss_kappa, grade_matrix,
+                                   icc_2_1, mean_pairwise_weighted_kappa, proportion, roc_auc)
 
 
 def test_fleiss_kappa_matches_the_textbook_example():
@@ -56,3 +56,35 @@ def test_agreement_table_uses_items_every_reader_called():
     calls = {1: {"a": "real", "b": "synthetic", "c": "real"},
              2: {"a": "real", "b": "real"}}
     assert agreement_table(calls).tolist() == [[2, 0], [1, 1]]
+
+
+# Shrout & Fleiss (1979), Table 2: 6 targets rated by 4 judges
+SHROUT_FLEISS = np.array([[9, 2, 5, 8], [6, 1, 3, 2], [8, 4, 6, 8], [7, 1, 2, 6], [10, 5, 6, 9],
+                          [6, 2, 4, 7]])
+
+
+def test_icc_2_1_matches_shrout_and_fleiss():
+    # Table 4 of the paper: ICC(2,1) = .29 (from BMS 11.24, JMS 32.49, EMS 1.02)
+    assert icc_2_1(SHROUT_FLEISS) == pytest.approx(0.29, abs=0.005)
+    # absolute agreement: a constant offset between judges lowers it, consistency alone doesn't
+    same = np.array([[0, 0], [1, 1], [3, 3]])
+    assert icc_2_1(same) == 1.0 and icc_2_1(same + [0, 1]) < 1.0
+    assert np.isnan(icc_2_1(np.ones((3, 2))))
+    with pytest.raises(ValueError):
+        icc_2_1(np.array([[1, 2]]))
+
+
+def test_grade_matrix_keeps_items_every_reader_graded():
+    grades = {1: {"a": 1, "b": 2, "c": 0}, 2: {"b": 3, "a": 0}, 3: {"a": 4, "b": 4, "d": 1}}
+    assert grade_matrix(grades, [1, 2, 3]).tolist() == [[1, 0, 4], [2, 3, 4]]
+    assert grade_matrix(grades, [1, 2, 3, 4]).shape == (0, 4)  # reader 4 graded nothing
+
+
+def test_roc_auc_of_confidence_signed_calls_matches_a_hand_count():
+    truth = ["synthetic", "synthetic", "synthetic", "real", "real"]
+    calls = ["synthetic", "real", "synthetic", "synthetic", "real"]
+    confidence = [5, 2, 1, 1, 4]
+    # scores +5, -2, +1 for synthetic vs +1, -4 for real; over the 6 (synthetic, real) pairs
+    # the synthetic one scores higher in 1 + 1 + 0 + 1 + 0.5 (tie at +1) + 1 = 4.5 -> 0.75
+    assert roc_auc(truth, calls, confidence) == pytest.approx(4.5 / 6)
+    assert np.isnan(roc_auc(["real", "real"], ["real", "synthetic"], [1, 2]))

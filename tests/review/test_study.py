@@ -50,17 +50,29 @@ def test_bad_per_reader_is_a_user_error(folders, tmp_path):
         create_study(real, synth, tmp_path / "s", readers=2, per_reader=7)
     with pytest.raises(SynthmedError, match="choose one of"):
         create_study(real, synth, tmp_path / "s", readers=2, task="rank")
+    with pytest.raises(SynthmedError, match="short name"):
+        create_study(real, synth, tmp_path / "s", readers=2, grade_name=" ")
 
 
 def test_cli_create_prints_links_and_results_reads_them(folders, tmp_path, capsys):
     real, synth = folders
     main(["review", "create", "--real", str(real), "--synthetic", str(synth), "--readers", "2",
-          "--per-reader", "4", "--size", "32", "-o", str(tmp_path / "s")])
+          "--per-reader", "4", "--size", "32", "--task", "both", "--grade-name", "KL grade",
+          "-o", str(tmp_path / "s")])
     out = capsys.readouterr().out
     assert out.count("http://127.0.0.1:8000/r/") == 2 and "/owner/" in out
+    links = [line for line in out.splitlines() if "http" in line]
+    main(["review", "links", str(tmp_path / "s")])
+    assert capsys.readouterr().out.splitlines() == links
+    main(["review", "links", str(tmp_path / "s"), "--base-url", "https://study.example/"])
+    assert capsys.readouterr().out.count("https://study.example/r/") == 2
     main(["review", "results", str(tmp_path / "s"), "--csv", str(tmp_path / "r.csv")])
-    assert "pooled" in capsys.readouterr().out
-    assert (tmp_path / "r.csv").read_text().splitlines()[0].startswith("reader,n,accuracy")
+    out = capsys.readouterr().out
+    assert "pooled" in out and "ROC AUC" in out and "KL grade agreement" in out
+    header = (tmp_path / "r.csv").read_text().splitlines()[0]
+    assert header.startswith("reader,n,accuracy") and header.endswith(",roc_auc")
+    assert sqlite3.connect(tmp_path / "s" / "study.sqlite").execute(
+        "SELECT value FROM settings WHERE key = 'grade_name'").fetchone() == ("KL grade",)
     with pytest.raises(SystemExit) as info:
         main(["review", "create", "--real", str(real), "--synthetic", str(synth),
               "--readers", "2", "-o", str(tmp_path / "s")])

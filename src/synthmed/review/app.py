@@ -3,7 +3,8 @@
 A reader reaches everything through a private token: ``/r/TOKEN`` (page),
 ``/api/r/TOKEN/next``, ``/api/r/TOKEN/image/ITEM`` and ``POST /api/r/TOKEN/answer`` (with the
 reader's CSRF token in the ``X-CSRF-Token`` header). Nothing a reader can fetch names an
-item's origin or source file. The owner sees ``/owner/TOKEN``.
+item's origin or source file. The owner sees ``/owner/TOKEN``, with its plots at
+``/owner/TOKEN/accuracy.svg`` and ``/owner/TOKEN/roc.svg``.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ except ImportError:  # pragma: no cover - depends on the environment
     raise SynthmedError("the reader study needs the review extra: pip install 'synthmed[review]'") from None
 
 from synthmed.review.pages import owner_page, reader_page
+from synthmed.review.plots import accuracy_svg, roc_svg
 from synthmed.review.results import study_results
-from synthmed.review.study import connect
+from synthmed.review.study import connect, read_settings
 
 __all__ = ["create_app", "Answer"]
 
@@ -34,6 +36,9 @@ HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
            "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
            "Content-Security-Policy": "default-src 'self'; img-src 'self'; object-src 'none'; "
                                       "frame-ancestors 'none'; base-uri 'none'"}
+# matplotlib's SVG styles its elements inline; an SVG shown through <img> runs no script
+SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+PLOTS = {"accuracy.svg": accuracy_svg, "roc.svg": roc_svg}
 STATIC = {"reader.js": "text/javascript", "review.css": "text/css"}
 
 
@@ -62,6 +67,8 @@ def create_app(study: str | Path) -> FastAPI:
     async def security_headers(request, call_next):
         response = await call_next(request)
         response.headers.update(HEADERS)
+        if response.headers.get("content-type", "").startswith("image/svg+xml"):
+            response.headers["Content-Security-Policy"] = SVG_CSP
         return response
 
     def db():
@@ -74,7 +81,13 @@ def create_app(study: str | Path) -> FastAPI:
         return row
 
     def setting(con, key: str) -> str:
-        return con.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()[0]
+        return read_settings(con)[key]
+
+    def check_owner(token: str) -> None:
+        with db() as con:
+            expected = setting(con, "owner_token")
+        if not hmac.compare_digest(token.encode(), expected.encode()):
+            raise HTTPException(404, "unknown link")
 
     def state(con, reader_id: int) -> dict:
         total, done = con.execute(
@@ -91,7 +104,9 @@ def create_app(study: str | Path) -> FastAPI:
     def page(token: str):
         with db() as con:
             _, csrf = reader(con, token)
-            return reader_page(token, csrf, setting(con, "task"), int(setting(con, "grade_max")))
+            settings = read_settings(con)
+        return reader_page(token, csrf, settings["task"], int(settings["grade_max"]),
+                           settings["grade_name"])
 
     @app.get("/api/r/{token}/next")
     def next_item(token: str):
@@ -142,11 +157,15 @@ def create_app(study: str | Path) -> FastAPI:
 
     @app.get("/owner/{token}", response_class=HTMLResponse)
     def owner(token: str):
-        with db() as con:
-            expected = setting(con, "owner_token")
-        if not hmac.compare_digest(token.encode(), expected.encode()):
-            raise HTTPException(404, "unknown link")
-        return owner_page(study_results(study))
+        check_owner(token)
+        return owner_page(study_results(study), f"/owner/{token}")
+
+    @app.get("/owner/{token}/{name}")
+    def plot(token: str, name: str):
+        check_owner(token)
+        if name not in PLOTS:
+            raise HTTPException(404, "not found")
+        return Response(PLOTS[name](study_results(study)), media_type="image/svg+xml")
 
     @app.get("/static/{name}")
     def static(name: str):

@@ -14,7 +14,7 @@ import numpy as np
 from scipy.stats import binomtest
 
 __all__ = ["proportion", "detection_scores", "fleiss_kappa", "mean_pairwise_weighted_kappa",
-           "agreement_table"]
+           "agreement_table", "icc_2_1", "grade_matrix", "confidence_scores", "roc_auc"]
 
 
 def proportion(k: int, n: int) -> dict:
@@ -117,3 +117,71 @@ def agreement_table(calls: dict[int, dict[str, str]]) -> np.ndarray:
         for item in common:
             per_item[item][calls[r][item] == "synthetic"] += 1
     return np.array([per_item[i] for i in sorted(common)], int).reshape(-1, 2)
+
+
+def icc_2_1(ratings: np.ndarray) -> float:
+    """ICC(2,1) of Shrout & Fleiss (1979): two-way random effects, absolute agreement, one
+    rater; how well one reader's grade agrees with another's, systematic offsets included.
+
+    Parameters
+    ----------
+    ratings : ndarray, shape (targets, judges)
+        Grades (any unit; ICC has none) of every target by every judge; at least 2 of each.
+
+    Returns
+    -------
+    float
+        ``(BMS - EMS) / (BMS + (k - 1) EMS + k (JMS - EMS) / n)``; NaN when the grades do
+        not vary at all.
+
+    >>> icc_2_1(np.array([[0, 0], [2, 2], [4, 4]]))
+    1.0
+    """
+    x = np.asarray(ratings, float)
+    if x.ndim != 2 or x.shape[0] < 2 or x.shape[1] < 2:
+        raise ValueError("ICC needs a (targets, judges) table with at least 2 of each")
+    n, k = x.shape
+    mean = x.mean()
+    bms = k * np.sum((x.mean(axis=1) - mean) ** 2) / (n - 1)
+    jms = n * np.sum((x.mean(axis=0) - mean) ** 2) / (k - 1)
+    ems = (np.sum((x - mean) ** 2) - bms * (n - 1) - jms * (k - 1)) / ((n - 1) * (k - 1))
+    denominator = bms + (k - 1) * ems + k * (jms - ems) / n
+    return float("nan") if denominator == 0 else float((bms - ems) / denominator)
+
+
+def grade_matrix(grades: dict[int, dict[str, int]], readers: list[int]) -> np.ndarray:
+    """Grades (items, readers) of the items that every one of ``readers`` graded.
+
+    >>> grade_matrix({1: {"a": 1, "b": 2}, 2: {"a": 0}}, [1, 2]).tolist()
+    [[1, 0]]
+    """
+    if not readers:
+        return np.zeros((0, 0), int)
+    common = sorted(set.intersection(*(set(grades.get(r, {})) for r in readers)))
+    return np.array([[grades[r][i] for r in readers] for i in common], int).reshape(-1, len(readers))
+
+
+def confidence_scores(calls: list[str], confidence: list[int]) -> np.ndarray:
+    """Score of "synthetic" for ROC analysis: ``+confidence`` for a synthetic call,
+    ``-confidence`` for a real one (so -5 is "surely real", +5 "surely synthetic").
+
+    >>> confidence_scores(["synthetic", "real"], [4, 2]).tolist()
+    [4, -2]
+    """
+    sign = np.where(np.asarray(calls, object) == "synthetic", 1, -1)
+    return sign * np.asarray(confidence, int)
+
+
+def roc_auc(truth: list[str], calls: list[str], confidence: list[int]) -> float:
+    """Area under the ROC curve of :func:`confidence_scores` for "synthetic" (0.5: chance);
+    NaN unless both real and synthetic items were called.
+
+    >>> roc_auc(["synthetic", "real"], ["synthetic", "real"], [1, 1])
+    1.0
+    """
+    from sklearn.metrics import roc_auc_score
+
+    positive = np.asarray(truth, object) == "synthetic"
+    if positive.all() or not positive.any():
+        return float("nan")
+    return float(roc_auc_score(positive, confidence_scores(calls, confidence)))

@@ -19,7 +19,7 @@ from synthmed._io import atomic_path
 from synthmed.errors import SynthmedError
 
 __all__ = ["TASKS", "DB_NAME", "StudyLinks", "create_study", "connect", "encode_png",
-           "study_links"]
+           "study_links", "read_settings"]
 
 TASKS = ("turing", "grade", "both")
 DB_NAME = "study.sqlite"
@@ -81,7 +81,7 @@ def connect(study: str | Path) -> sqlite3.Connection:
 
 def create_study(real: str | Path, synthetic: str | Path, output: str | Path, readers: int,
                  per_reader: int | None = None, task: str = "turing", seed: int = 0,
-                 size: int = 256, grade_max: int = 4) -> StudyLinks:
+                 size: int = 256, grade_max: int = 4, grade_name: str = "grade") -> StudyLinks:
     """Make a study of ``readers`` readers, each with a balanced, shuffled set of images.
 
     Half of each reader's items are shared by all readers (so agreement between readers,
@@ -100,6 +100,10 @@ def create_study(real: str | Path, synthetic: str | Path, output: str | Path, re
         Items per reader, even (half real, half synthetic); default all a balanced pool allows.
     task : {"turing", "grade", "both"}
         Ask real-or-synthetic, a grade (0..``grade_max``), or both.
+    grade_max : int
+        Highest grade (grades run from 0), e.g. 4 for the Kellgren-Lawrence grade.
+    grade_name : str
+        What the grade is, as readers and the results see it, e.g. ``"KL grade"``.
     seed : int
         Seed of sampling and order (item ids and tokens are random regardless).
     size : int
@@ -116,6 +120,8 @@ def create_study(real: str | Path, synthetic: str | Path, output: str | Path, re
     output = Path(output)
     if task not in TASKS:
         raise SynthmedError(f"--task {task!r}: choose one of {', '.join(TASKS)}")
+    if not 0 < len(grade_name.strip()) <= 40:
+        raise SynthmedError(f"--grade-name {grade_name!r}: give a short name (1-40 characters)")
     if readers < 1:
         raise SynthmedError(f"--readers {readers}: a study needs at least one reader")
     if (output / DB_NAME).exists():
@@ -148,7 +154,7 @@ def create_study(real: str | Path, synthetic: str | Path, output: str | Path, re
         con.executescript(SCHEMA)
         con.executemany("INSERT INTO settings VALUES (?, ?)", [
             ("task", task), ("owner_token", owner), ("grade_max", str(grade_max)),
-            ("size", str(size)), ("seed", str(seed))])
+            ("size", str(size)), ("seed", str(seed)), ("grade_name", grade_name.strip())])
         con.executemany("INSERT INTO items VALUES (?, ?, ?, ?)", [
             (item_id, o, sets[o].ids[i], encode_png(sets[o].images[i]))
             for o in ("real", "synthetic") for item_id, i in items[o] if item_id in used])
@@ -159,6 +165,12 @@ def create_study(real: str | Path, synthetic: str | Path, output: str | Path, re
         con.commit()
         con.close()
     return study_links(output)
+
+
+def read_settings(con: sqlite3.Connection) -> dict[str, str]:
+    """A study's settings (task, grade_max, grade_name, owner_token, ...) as strings; studies
+    made before grades had names get ``grade_name`` "grade"."""
+    return {"grade_name": "grade", **dict(con.execute("SELECT key, value FROM settings"))}
 
 
 def study_links(study: str | Path) -> StudyLinks:
