@@ -485,10 +485,14 @@ def review_serve(
     port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8000,
 ):
     """Serve a reader study (FastAPI + uvicorn) until Ctrl-C."""
-    from synthmed.review.app import create_app
-    from synthmed.review.study import study_links
+    try:
+        import uvicorn
 
-    import uvicorn
+        from synthmed.review.app import create_app
+    except ImportError as exc:
+        raise SynthmedError(f"the reader study server needs fastapi and uvicorn ({exc.name} "
+                            "is missing): pip install 'synthmed[review]'") from None
+    from synthmed.review.study import study_links
 
     web = create_app(study)
     err.print(f"owner (results): http://{host}:{port}{study_links(study).owner}",
