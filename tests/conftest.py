@@ -1,4 +1,5 @@
-"""Shared fixtures: a tiny in-process preset for spec tests (not usable by worker pools)."""
+"""Shared fixtures: a tiny in-process preset for spec tests (not usable by worker pools),
+and torch on one thread."""
 
 from typing import Literal
 
@@ -37,3 +38,19 @@ def toy_spec_text():
     return ("name: toy\npreset: toy\ncount: 3\nseed: 1\nparams:\n"
             "  level: {uniform: [0.2, 0.8]}\n  radius_px: {uniform: [2, 5]}\n"
             "  shape: {choice: {disc: 0.7, square: 0.3}}\n  lesion: {bernoulli: 0.5}\n")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    """Tests train and run tiny networks, fastest on one thread; with two test workers on
+    two cores, torch's default of one thread per core oversubscribes the machine and its
+    threads spin-wait (the same 150 GAN steps took 2 s on one thread and 75 s on two)."""
+    try:
+        import torch
+    except ImportError:  # the core install, without the learned extra
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
