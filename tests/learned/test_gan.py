@@ -12,7 +12,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("monai")
 
-from test_train_sample import SIZE, nearest_centroid, write_shapes  # noqa: E402
+from test_train_sample import (SIZE, assert_deterministic, assert_draws_each_class,  # noqa: E402
+                               write_shapes)
 
 from synthmed.cli import main  # noqa: E402
 from synthmed.dataset import open_dataset  # noqa: E402
@@ -71,27 +72,12 @@ def test_training_moves_samples_toward_the_data(gan, data, tmp_path):
 
 
 def test_gan_draws_the_requested_class(gan, data):
-    model = load_model(gan)
-    classify = nearest_centroid(data.images, data.class_index)
-    for k, name in enumerate(data.class_names):
-        samples = generate_samples(model, 32, class_name=name, seed=3)
-        assert all(s.labels.classes == {c: c == name for c in data.class_names}
-                   for s in samples)
-        images = np.stack([s.image for s in samples])
-        assert images.dtype == np.float32 and 0 <= images.min() and images.max() <= 1
-        # the same z for both classes: a model that ignored the class would score 1 - this
-        accuracy = (classify(images) == k).mean()
-        assert accuracy >= 0.9, (name, accuracy)  # chance is 0.5
+    assert_draws_each_class(load_model(gan), data, 32, 0.9)
 
 
 def test_gan_sampling_is_deterministic_for_a_seed(gan):
     model = load_model(gan)
-    a, b = (generate_samples(model, 4, seed=7) for _ in range(2))
-    c = generate_samples(model, 4, seed=8)
-    for x, y in zip(a, b, strict=True):
-        np.testing.assert_array_equal(x.image, y.image)
-        assert x.metadata() == y.metadata()
-    assert not np.array_equal(a[0].image, c[0].image)
+    a = assert_deterministic(model, 4, 7)
     alone = generate_samples(model, 1, seed=7, start=2)[0]
     np.testing.assert_allclose(alone.image, a[2].image, atol=1e-5)
     assert alone.labels.classes == a[2].labels.classes

@@ -86,31 +86,45 @@ def nearest_centroid(train_images, train_labels):
     return lambda x: np.argmin(((x[:, None] - centroids[None]) ** 2).sum((-1, -2)), axis=1)
 
 
-def test_class_conditioning_draws_the_requested_class(trained):
-    data, out = trained
-    model = load_model(out)
+def assert_draws_each_class(model, data, n, min_accuracy, **sampling):
+    """Samples asked for each class of ``data`` carry it as their label, are images in
+    [0, 1], and a nearest-centroid classifier trained on ``data`` recognises the class in at
+    least ``min_accuracy`` of them (chance is 0.5; both classes start from the same noise,
+    so a model that ignored the class would score 1 - accuracy on the other)."""
     classify = nearest_centroid(data.images, data.class_index)
-    assert (classify(data.images) == data.class_index).mean() > 0.95  # the classifier works
     for k, name in enumerate(data.class_names):
-        samples = generate_samples(model, 16, class_name=name, seed=3, num_inference_steps=10)
+        samples = generate_samples(model, n, class_name=name, seed=3, **sampling)
         assert all(s.labels.classes == {c: c == name for c in data.class_names}
                    for s in samples)
         images = np.stack([s.image for s in samples])
         assert images.dtype == np.float32 and 0 <= images.min() and images.max() <= 1
         accuracy = (classify(images) == k).mean()
-        assert accuracy >= 0.8, (name, accuracy)  # chance is 0.5
+        assert accuracy >= min_accuracy, (name, accuracy)
+
+
+def assert_deterministic(model, n, seed, **sampling):
+    """The same seed gives the same samples (pixels and metadata), another seed other
+    ones; returns the samples of ``seed``."""
+    a, b = (generate_samples(model, n, seed=seed, **sampling) for _ in range(2))
+    c = generate_samples(model, n, seed=seed + 1, **sampling)
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(x.image, y.image)
+        assert x.metadata() == y.metadata()
+    assert not np.array_equal(a[0].image, c[0].image)
+    return a
+
+
+def test_class_conditioning_draws_the_requested_class(trained):
+    data, out = trained
+    classify = nearest_centroid(data.images, data.class_index)
+    assert (classify(data.images) == data.class_index).mean() > 0.95  # the classifier works
+    assert_draws_each_class(load_model(out), data, 16, 0.8, num_inference_steps=10)
 
 
 def test_sampling_is_deterministic_for_a_seed(trained):
     _, out = trained
     model = load_model(out)
-    a = generate_samples(model, 4, seed=7, num_inference_steps=5)
-    b = generate_samples(model, 4, seed=7, num_inference_steps=5)
-    c = generate_samples(model, 4, seed=8, num_inference_steps=5)
-    for x, y in zip(a, b, strict=True):
-        np.testing.assert_array_equal(x.image, y.image)
-        assert x.metadata() == y.metadata()
-    assert not np.array_equal(a[0].image, c[0].image)
+    a = assert_deterministic(model, 4, 7, num_inference_steps=5)
     # sample i regenerates alone (to float rounding: it is computed in another batch)
     alone = generate_samples(model, 1, seed=7, num_inference_steps=5, start=2)[0]
     np.testing.assert_allclose(alone.image, a[2].image, atol=1e-4)
