@@ -27,6 +27,10 @@ app = typer.Typer(
 err = Console(stderr=True)
 out = Console()
 
+# options several commands share
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+Device = Annotated[str, typer.Option("--device", help="cpu or cuda.")]
+
 
 @app.command()
 def generate(
@@ -43,7 +47,7 @@ def generate(
                                             "from a different spec in OUTPUT.")] = False,
     no_watermark: Annotated[bool, typer.Option("--no-watermark", help="Leave the pixels "
                             "unmarked (overrides the spec's watermark: true).")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    quiet: Quiet = False,
 ):
     """Generate a dataset from a spec: images, masks, labels, manifest and dataset card."""
     from synthmed.run.local import generate as run
@@ -111,7 +115,7 @@ def evaluate(
     subgroup: Annotated[Optional[list[str]], typer.Option("--subgroup", help="Bias "
                         "breakdown by NAME or SYNTH_NAME=REAL_NAME (repeatable).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of every random choice.")] = 0,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    quiet: Quiet = False,
 ):
     """Measure a synthetic dataset (against real images): fidelity, realism, utility,
     privacy, bias; writes report.html and metrics.json."""
@@ -155,7 +159,7 @@ def edit(
     device: Annotated[str, typer.Option("--device", help="With --model: cpu or cuda.")] = "cpu",
     overwrite: Annotated[bool, typer.Option("--overwrite", help="With --model: replace an "
                          "earlier edited dataset in OUTPUT.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    quiet: Quiet = False,
 ):
     """Edit a sample to specification. Without --model: re-render a synthmed sample with
     changed preset parameters (same patient, only what you ask differs). With --model:
@@ -225,7 +229,7 @@ def push(
                                        "request.")] = 20,
     query: Annotated[bool, typer.Option("--query", help="Afterwards, count this dataset's "
                      "studies, series and instances on the server (QIDO-RS).")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    quiet: Quiet = False,
 ):
     """Upload a dataset's DICOM files (images and SEG) to a PACS by DICOMweb STOW-RS."""
     from synthmed.push import count_on_server
@@ -267,10 +271,10 @@ def train_model(
                                 "between checkpoints.")] = 500,
     seed: Annotated[int, typer.Option("--seed", min=0, help="Weights, batches and "
                     "noise.")] = 0,
-    device: Annotated[str, typer.Option("--device", help="cpu or cuda.")] = "cpu",
+    device: Device = "cpu",
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace a model trained "
                          "differently in OUTPUT.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    quiet: Quiet = False,
 ):
     """Train a generative model (MONAI) on images; needs torch and monai (the learned extra)."""
     from pydantic import ValidationError
@@ -321,8 +325,8 @@ def translate(
     seed: Annotated[int, typer.Option("--seed", min=0, help="Weights and batches.")] = 0,
     apply: Annotated[Optional[Path], typer.Option("--apply", help="Apply this saved "
                      "translator instead of training one.")] = None,
-    device: Annotated[str, typer.Option("--device", help="cpu or cuda.")] = "cpu",
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    device: Device = "cpu",
+    quiet: Quiet = False,
 ):
     """Train an image-to-image translator (T1 -> T2, MRI -> CT, ...) or apply one."""
     from synthmed.evaluate._torch import require_torch
@@ -354,10 +358,10 @@ def sample_model(
                     "(model, seed, i).")] = 0,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Images sampled "
                           "together.")] = 16,
-    device: Annotated[str, typer.Option("--device", help="cpu or cuda.")] = "cpu",
+    device: Device = "cpu",
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an earlier "
                          "sampled dataset in OUTPUT.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    quiet: Quiet = False,
 ):
     """Sample a trained model into a synthmed dataset (images, labels, manifest, card)."""
     from synthmed.evaluate._torch import require_torch
