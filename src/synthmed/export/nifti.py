@@ -78,7 +78,7 @@ from synthmed.registry import register_exporter
 from synthmed.sample import Sample
 
 __all__ = ["export_nifti", "nifti_affine", "to_nifti_order", "from_nifti_order",
-           "read_nifti_image", "read_nifti_labels", "read_nifti_instances"]
+           "load_nifti_data", "read_nifti_image", "read_nifti_labels", "read_nifti_instances"]
 
 _RESERVED = {"labels", "labelmap", "instances"}
 
@@ -237,7 +237,9 @@ def _label_map(labels, shape: tuple[int, ...]) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- reading
-def _load(path: Path) -> np.ndarray:
+def load_nifti_data(path: Path) -> np.ndarray:
+    """A NIfTI file's voxel array as stored (NIfTI axis order, on-disk dtype); a clear
+    error for an unreadable file."""
     try:
         return np.asanyarray(nib.load(str(path)).dataobj)
     except Exception as exc:  # nibabel raises many types for bad files
@@ -246,7 +248,7 @@ def _load(path: Path) -> np.ndarray:
 
 def read_nifti_image(path: str | os.PathLike, n_spatial: int) -> np.ndarray:
     """Read an image written by :func:`export_nifti` back to synthmed order, float32."""
-    data = _load(Path(path))
+    data = load_nifti_data(Path(path))
     if data.ndim == 5:  # RGB: (x, y, z, 1, C)
         data = data[:, :, :, 0, :]
     return from_nifti_order(data, n_spatial).astype(np.float32)
@@ -259,10 +261,10 @@ def read_nifti_labels(path: str | os.PathLike, sidecar_path: str | os.PathLike,
         meta: dict[str, Any] = json.loads(Path(sidecar_path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise SynthmedError(f"cannot read NIfTI label sidecar {sidecar_path}: {exc}") from None
-    stack = from_nifti_order(_load(Path(path)), n_spatial)
+    stack = from_nifti_order(load_nifti_data(Path(path)), n_spatial)
     return {e["name"]: stack[..., e["volume"]].astype(bool)
             for e in meta["labels"] if e.get("has_mask", True)}
 
 
 def read_nifti_instances(path: str | os.PathLike, n_spatial: int) -> np.ndarray:
-    return from_nifti_order(_load(Path(path)), n_spatial).astype(np.int32)
+    return from_nifti_order(load_nifti_data(Path(path)), n_spatial).astype(np.int32)

@@ -97,16 +97,17 @@ def read_image(path: str | Path) -> SourceImage:
         except (ValueError, OSError, EOFError) as exc:
             raise SynthmedError(f"{path}: cannot read the array ({exc})") from None
     elif name.endswith((".nii", ".nii.gz")):
-        from synthmed.export.nifti import _load, from_nifti_order
+        from synthmed.export.nifti import from_nifti_order, load_nifti_data
 
-        data = np.squeeze(_load(path))
+        data = np.squeeze(load_nifti_data(path))
         if data.ndim != 2:
             raise SynthmedError(f"{path}: a NIfTI image of shape {data.shape}; give one 2D "
                                 "slice")
         image, scaling = _unit_range(from_nifti_order(data[:, :, None], 2))
     else:  # as training images are read
-        image, scaling = read_image_file(path), ("modality LUT, then min-max" if name.endswith(".dcm")
-                                       else "8-bit / 255, 16-bit / 65535")
+        image = read_image_file(path)
+        scaling = ("modality LUT, then min-max" if name.endswith(".dcm")
+                   else "8-bit / 255, 16-bit / 65535")
     if image.ndim == 3 and image.shape[-1] in (3, 4):
         image = to_grey(image, image.shape[:2])
     if image.ndim != 2:
